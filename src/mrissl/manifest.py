@@ -1,0 +1,61 @@
+"""The manifest: one row per usable series, the contract between every reader and the curation.
+
+Ingest (DICOM) and the readers for real datasets (BraTS, SPIDER, IXI, BIDS, ...) all write this
+schema; nothing downstream knows where a series came from. No raw identifying value appears in
+it: patients, studies and series are keyed by salted hashes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+
+MANIFEST_COLUMNS = [
+    "patient_key",        # salted hash of PatientID (or the dataset's subject id)
+    "study_key",          # salted hash of StudyInstanceUID (or subject+session)
+    "series_key",         # salted hash of SeriesInstanceUID (or the file stem)
+    "source",             # phantom | dicom | brats2021 | brats2023 | spider | ixi | bids | tsv
+    "label",              # verified class where known (e.g. T1, FLAIR), else empty
+    "series_description",
+    "protocol_name",
+    "manufacturer",
+    "field_strength_t",
+    "scanning_sequence",
+    "image_type",
+    "repetition_time_ms",
+    "echo_time_ms",
+    "inversion_time_ms",
+    "flip_angle_deg",
+    "b_value",
+    "study_year",         # year only: full dates are identifying
+    "n_files",            # input files that made this series (0 for single-file formats)
+    "shape",              # "nx,ny,nz" of the NIfTI
+    "spacing_mm",         # "sx,sy,sz"
+    "orientation",        # nibabel axis codes of the NIfTI, e.g. "LPS"
+    "acquisition_plane",  # axial | sagittal | coronal (from the slice normal)
+    "nifti_path",         # relative to the working directory
+]
+
+QUARANTINE_COLUMNS = ["path", "reason"]
+
+
+def salted_key(salt: str, value: object) -> str:
+    """A stable, non-reversible key for an identifying value (16 hex digits of SHA-256)."""
+    return hashlib.sha256(f"{salt}\x00{value}".encode()).hexdigest()[:16]
+
+
+def read_manifest(path: Path | str) -> pd.DataFrame:
+    """Read a manifest TSV, checking it has every column of the schema."""
+    df = pd.read_csv(path, sep="\t", dtype={"label": str}, keep_default_na=False, na_values=[""])
+    missing = [c for c in MANIFEST_COLUMNS if c not in df.columns]
+    if missing:
+        raise ValueError(f"{path}: manifest lacks columns {missing}; was it written by mrissl ingest?")
+    return df
+
+
+def write_table(df: pd.DataFrame, path: Path | str, columns: list[str]) -> None:
+    """Write ``df`` as TSV with exactly ``columns`` in that order (a stable, diffable file)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    df.reindex(columns=columns).to_csv(path, sep="\t", index=False)

@@ -1,0 +1,47 @@
+# Helpers shared by every rule file: resources from config and input functions.
+# No pipeline logic lives here; that is in src/mrissl/.
+
+PHANTOM_BRAIN = "raw/phantom/brain"
+SPLITS = ["train", "val", "test"]
+
+
+def threads_of(kind):
+    return config["resources"][kind]["threads"]
+
+
+def resources_of(kind):
+    """Slurm-plugin resources for a kind of rule (light, curate, gpu) from config['resources']."""
+    spec = config["resources"][kind]
+    res = {"mem_mb": spec["mem_mb"], "runtime": spec["runtime"], "cpus_per_task": spec["threads"]}
+    if spec["gpu"] > 0:
+        res["gpu"] = spec["gpu"]
+        if "gpu_model" in spec:
+            res["gpu_model"] = spec["gpu_model"]
+    if "slurm_partition" in spec:
+        res["slurm_partition"] = spec["slurm_partition"]
+    return res
+
+
+def dicom_root():
+    """The folder of raw DICOM files the ingest walks."""
+    if config["data"]["source"] == "phantom":
+        return f"{PHANTOM_BRAIN}/dicom"
+    return config["data"]["root"]
+
+
+def series_labels():
+    """The TSV of verified series classes (SeriesInstanceUID, label), or none."""
+    if config["data"]["source"] == "phantom":
+        return [f"{PHANTOM_BRAIN}/labels.tsv"]
+    return [config["data"]["labels"]] if config["data"]["labels"] else []
+
+
+def ingest_shards():
+    return [f"{i:03d}" for i in range(config["ingest"]["shards"])]
+
+
+def all_targets():
+    return [
+        "results/tables/curation_summary.csv",
+        "results/figures/curation_montage.png",
+    ]
