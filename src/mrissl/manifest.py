@@ -36,6 +36,8 @@ MANIFEST_COLUMNS = [
     "orientation",        # nibabel axis codes of the NIfTI, e.g. "LPS"
     "acquisition_plane",  # axial | sagittal | coronal (from the slice normal)
     "nifti_path",         # relative to the working directory
+    "mask_path",          # segmentation/label mask aligned with nifti_path, else empty
+    "group_key",          # family/twin group for splits; equals patient_key when unknown
 ]
 
 QUARANTINE_COLUMNS = ["path", "reason"]
