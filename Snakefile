@@ -1,5 +1,8 @@
 # mrissl: raw MRI -> curated inputs -> pretraining -> fine-tuning -> tables, figures, lineage.
 # Run `make demo` (or `snakemake --cores 2`); on a cluster `snakemake --profile profiles/slurm`.
+import os
+from pathlib import Path
+
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
@@ -9,6 +12,13 @@ configfile: "config/config.yaml"
 
 
 validate(config, "workflow/schemas/config.schema.yaml")
+
+
+# Scripts import the mrissl library. The venv has it installed; a conda env (--sdm conda) does not,
+# so src/ goes on the path of every job (Slurm jobs inherit the environment).
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    filter(None, [str(Path(workflow.basedir) / "src"), os.environ.get("PYTHONPATH")])
+)
 
 
 include: "workflow/rules/common.smk"
