@@ -1,0 +1,16 @@
+"""Rule curation_summary: series and slices per class and split -> results/tables/curation_summary.*"""
+
+import logging
+from pathlib import Path
+
+from mrissl.curate.slices import read_slice_index, summarise_curation
+from mrissl.tables import write_table_formats
+
+logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO,
+                    format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+logging.captureWarnings(True)
+
+indexes = {split: read_slice_index(path) for split, path in zip(snakemake.params.splits, snakemake.input.indexes)}
+table = summarise_curation(indexes)
+written = write_table_formats(table, Path(snakemake.output.csv).with_suffix(""), caption=snakemake.params.caption)
+logging.info("wrote %s", ", ".join(map(str, written)))

@@ -1,0 +1,23 @@
+"""Rule extract_slices: one split's central slices in three planes -> {split}.npy + {split}.tsv."""
+
+import logging
+
+import torch
+
+from mrissl.curate.slices import extract_split_slices
+from mrissl.curate.splits import read_splits
+from mrissl.manifest import read_manifest
+
+logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO,
+                    format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+logging.captureWarnings(True)
+torch.set_num_threads(snakemake.threads)  # the slice resize runs on torch
+
+extract_split_slices(
+    read_manifest(snakemake.input.manifest),
+    read_splits(snakemake.input.splits),
+    snakemake.wildcards.split,
+    snakemake.output.array,
+    snakemake.output.index,
+    **snakemake.params.slicing,
+)

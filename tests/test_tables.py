@@ -1,0 +1,65 @@
+"""The shared table writer and figure saver: three formats, fixed float format, byte-stable output."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from mrissl.figures import curation_montage, save_figure
+from mrissl.tables import write_table_formats
+
+
+def results_table() -> pd.DataFrame:
+    return pd.DataFrame({
+        "label_fraction": ["0.5%", "1%", "100%"],
+        "batch_size": [64, 128, 256],
+        "accuracy": [0.655, 2 / 3, np.nan],
+    })
+
+
+def test_three_formats_with_fixed_floats(tmp_path):
+    paths = write_table_formats(results_table(), tmp_path / "tables" / "simsiam", caption="SimSiam accuracy, 50% of labels")
+    assert [p.name for p in paths] == ["simsiam.csv", "simsiam.md", "simsiam.tex"]
+    csv, md, tex = (p.read_text() for p in paths)
+    assert csv == "label_fraction,batch_size,accuracy\n0.5%,64,0.655\n1%,128,0.667\n100%,256,\n"
+    assert md.startswith("Table: SimSiam accuracy, 50% of labels\n\n|")
+    assert "0.667" in md and "0.6666" not in md and "nan" not in md.lower()
+    assert r"\caption{SimSiam accuracy, 50\% of labels}" in tex and r"\label{tab:simsiam}" in tex
+    assert r"label\_fraction" in tex and r"0.5\%" in tex and "0.667" in tex and "nan" not in tex.lower()
+    pd.testing.assert_frame_equal(
+        pd.read_csv(paths[0]), results_table().assign(accuracy=[0.655, 0.667, np.nan]), check_exact=True
+    )
+
+
+def test_digits_and_no_caption(tmp_path):
+    csv, md, tex = write_table_formats(results_table(), tmp_path / "t", digits=4)
+    assert "0.6667" in csv.read_text() and "0.6667" in md.read_text() and "0.6667" in tex.read_text()
+    assert md.read_text().startswith("|") and r"\caption" not in tex.read_text()
+
+
+def test_tables_are_byte_identical_across_runs(tmp_path):
+    first = [p.read_bytes() for p in write_table_formats(results_table(), tmp_path / "a" / "t", caption="c")]
+    second = [p.read_bytes() for p in write_table_formats(results_table(), tmp_path / "b" / "t", caption="c")]
+    assert first == second
+
+
+def montage_inputs():
+    rng = np.random.default_rng(0)
+    index = pd.DataFrame(
+        [(f"s{label}", plane, label) for label in ("T1", "FLAIR") for plane in ("sagittal", "coronal", "axial") for _ in range(3)],
+        columns=["series_key", "plane", "label"],
+    ).assign(row=lambda d: range(len(d)))
+    return rng.random((len(index), 24, 24)).astype(np.float16), index
+
+
+def test_montage_png_is_byte_identical_and_sized(tmp_path):
+    slices, index = montage_inputs()
+    figure = curation_montage(slices, index, ["T1", "FLAIR", "TOF"], ["sagittal", "coronal", "axial"])
+    assert figure.axes[0].get_ylabel() == "T1" and figure.axes[0].get_title() == "sagittal"
+    assert len(figure.axes[0].images) == 1 and not figure.axes[-1].images  # TOF has no slices
+    save_figure(figure, tmp_path / "one.png")
+    again = curation_montage(slices, index, ["T1", "FLAIR", "TOF"], ["sagittal", "coronal", "axial"])
+    save_figure(again, tmp_path / "two.png")
+    data = (tmp_path / "one.png").read_bytes()
+    assert data == (tmp_path / "two.png").read_bytes()
+    assert b"Software" not in data and b"matplotlib" not in data.lower()
