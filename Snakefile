@@ -23,7 +23,15 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/phantom.smk"
-include: "workflow/rules/ingest.smk"
+# The DICOM ingest and the dataset readers both write results/ingest/manifest.tsv: include one.
+if config["data"]["source"] in ("phantom", "dicom"):
+
+    include: "workflow/rules/ingest.smk"
+
+else:
+
+    include: "workflow/rules/readers.smk"
+
 include: "workflow/rules/curate.smk"
 include: "workflow/rules/report.smk"
 

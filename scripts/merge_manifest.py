@@ -1,0 +1,19 @@
+"""Rule merge_manifest: the shards' manifests and quarantines as one manifest and one quarantine table."""
+
+import logging
+
+from mrissl.ingest import merge_manifest, read_text_table
+from mrissl.manifest import MANIFEST_COLUMNS, QUARANTINE_COLUMNS, write_table
+
+logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO,
+                    format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+logging.captureWarnings(True)
+
+manifest, quarantine = merge_manifest(
+    snakemake.input.index,
+    [read_text_table(path) for path in snakemake.input.manifests],
+    [read_text_table(path) for path in snakemake.input.quarantines],
+    snakemake.params.root,
+)
+write_table(manifest, snakemake.output.manifest, MANIFEST_COLUMNS)
+write_table(quarantine, snakemake.output.quarantine, QUARANTINE_COLUMNS)

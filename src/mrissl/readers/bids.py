@@ -1,0 +1,92 @@
+"""BIDS raw datasets: ``sub-*/[ses-*/]anat/*_{T1w,T2w,FLAIR,PDw}.nii[.gz]`` with JSON sidecars.
+
+Sidecars follow the BIDS inheritance principle: a ``.json`` in any folder from the dataset root
+down to the image's folder applies when its suffix is the image's and its entities are a subset
+of the image's (``T1w.json`` at the root, ``sub-01_T1w.json`` in ``sub-01/``, the image's own
+sidecar); deeper and more specific files override. Only the acquisition fields below are
+taken from them, never free text (names, institutions, dates, device serials).
+
+Labels: T1w -> T1 (T1CE when the name has a ``ce-`` entity), T2w -> T2, FLAIR -> FLAIR,
+PDw -> PD. The study is the session (``ses-``); a subject without sessions has one study.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from itertools import chain
+from pathlib import Path
+
+from mrissl.readers.rows import Rejected, SeriesFile
+
+BIDS_LABELS = {"T1w": "T1", "T2w": "T2", "FLAIR": "FLAIR", "PDw": "PD"}
+# Sidecar field -> (manifest column, factor): BIDS times are in seconds, the manifest's in ms.
+SIDECAR_NUMBERS = {
+    "RepetitionTime": ("repetition_time_ms", 1000.0),
+    "EchoTime": ("echo_time_ms", 1000.0),
+    "InversionTime": ("inversion_time_ms", 1000.0),
+    "FlipAngle": ("flip_angle_deg", 1.0),
+    "MagneticFieldStrength": ("field_strength_t", 1.0),
+}
+
+
+def parse_bids_name(name: str) -> tuple[dict[str, str], str] | None:
+    """``sub-01_ses-1_T1w.nii.gz`` -> ({"sub": "01", "ses": "1"}, "T1w"); None if not a BIDS name."""
+    stem = name.split(".", 1)[0]
+    *pairs, suffix = stem.split("_")
+    if not all("-" in pair for pair in pairs):
+        return None
+    return dict(pair.split("-", 1) for pair in pairs), suffix
+
+
+def inherited_sidecar(image: Path, root: Path, entities: dict[str, str], suffix: str) -> dict:
+    """The sidecar fields that apply to ``image``, merged from the root down (raises ValueError on bad JSON)."""
+    merged: dict = {}
+    parts = image.parent.relative_to(root).parts
+    for folder in (root.joinpath(*parts[:depth]) for depth in range(len(parts) + 1)):
+        applicable = []
+        for candidate in folder.glob(f"*{suffix}.json"):
+            parsed = parse_bids_name(candidate.name)
+            if parsed and parsed[1] == suffix and parsed[0].items() <= entities.items():
+                applicable.append((len(parsed[0]), candidate))
+        for _, candidate in sorted(applicable):
+            try:
+                merged |= json.loads(candidate.read_text())
+            except ValueError as exc:
+                name = candidate.relative_to(root).as_posix()
+                raise ValueError(f"sidecar {name} is not valid JSON ({exc})") from exc
+    return merged
+
+
+def acquisition_fields(sidecar: dict) -> dict[str, object]:
+    """The manifest's acquisition columns from a sidecar; nothing else is copied."""
+    fields: dict[str, object] = {
+        column: round(float(sidecar[key]) * factor, 6)
+        for key, (column, factor) in SIDECAR_NUMBERS.items()
+        if isinstance(sidecar.get(key), int | float)
+    }
+    if isinstance(sidecar.get("Manufacturer"), str):
+        fields["manufacturer"] = sidecar["Manufacturer"]
+    return fields
+
+
+def find_bids(root: Path) -> Iterator[SeriesFile | Rejected]:
+    images = sorted(chain(root.glob("sub-*/anat/*.nii*"), root.glob("sub-*/ses-*/anat/*.nii*")))
+    for image in images:
+        parsed = parse_bids_name(image.name)
+        if parsed is None or parsed[1] not in BIDS_LABELS or "sub" not in parsed[0]:
+            continue  # other anatomical suffixes (T2starw, angio, defacemask, ...) are not read
+        entities, suffix = parsed
+        try:
+            sidecar = inherited_sidecar(image, root, entities, suffix)
+        except ValueError as exc:
+            yield Rejected(image, str(exc))
+            continue
+        yield SeriesFile(
+            image=image,
+            subject=entities["sub"],
+            study=entities.get("ses", ""),
+            label="T1CE" if suffix == "T1w" and "ce" in entities else BIDS_LABELS[suffix],
+            description=suffix,
+            acquisition=acquisition_fields(sidecar),
+        )

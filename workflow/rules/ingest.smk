@@ -1,0 +1,74 @@
+# Ingest: every file under the DICOM root -> one de-identified NIfTI and manifest row per series.
+# Indexing reads headers only; conversion fans out over shards of patients (ingest.shards), so a
+# cluster runs them side by side; the merge checks that every file is accounted for once.
+
+
+rule index_dicom:
+    input:
+        root=dicom_root(),
+    output:
+        index="results/ingest/file_index.tsv",
+    params:
+        salt=config["ingest"]["salt"],
+        shards=config["ingest"]["shards"],
+    log:
+        "logs/ingest/index_dicom.log",
+    benchmark:
+        "benchmarks/ingest/index_dicom.tsv"
+    conda:
+        "../../envs/curate.yaml"
+    threads: threads_of("curate")
+    resources:
+        **resources_of("curate"),
+    script:
+        "../../scripts/index_dicom.py"
+
+
+rule ingest_shard:
+    input:
+        index="results/ingest/file_index.tsv",
+        labels=series_labels(),
+    output:
+        manifest="results/ingest/shards/{shard}/manifest.tsv",
+        quarantine="results/ingest/shards/{shard}/quarantine.tsv",
+        nifti=directory("results/ingest/nifti/{shard}"),
+    wildcard_constraints:
+        shard=r"\d{3}",
+    params:
+        salt=config["ingest"]["salt"],
+        min_slices=config["ingest"]["min_slices"],
+        source=config["data"]["source"],
+    log:
+        "logs/ingest/ingest_shard_{shard}.log",
+    benchmark:
+        "benchmarks/ingest/ingest_shard_{shard}.tsv"
+    conda:
+        "../../envs/curate.yaml"
+    threads: threads_of("curate")
+    resources:
+        **resources_of("curate"),
+    script:
+        "../../scripts/ingest_shard.py"
+
+
+rule merge_manifest:
+    input:
+        index="results/ingest/file_index.tsv",
+        manifests=expand("results/ingest/shards/{shard}/manifest.tsv", shard=ingest_shards()),
+        quarantines=expand("results/ingest/shards/{shard}/quarantine.tsv", shard=ingest_shards()),
+    output:
+        manifest="results/ingest/manifest.tsv",
+        quarantine="results/ingest/quarantine.tsv",
+    params:
+        root=dicom_root(),
+    log:
+        "logs/ingest/merge_manifest.log",
+    benchmark:
+        "benchmarks/ingest/merge_manifest.tsv"
+    conda:
+        "../../envs/curate.yaml"
+    threads: threads_of("light")
+    resources:
+        **resources_of("light"),
+    script:
+        "../../scripts/merge_manifest.py"
