@@ -34,6 +34,7 @@ else:
 
 include: "workflow/rules/curate.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/lineage.smk"
 
 
 rule all:

@@ -40,8 +40,14 @@ def ingest_shards():
     return [f"{i:03d}" for i in range(config["ingest"]["shards"])]
 
 
+def lineage_records(products):
+    """The lineage record of each table or figure (rule lineage, workflow/rules/lineage.smk)."""
+    return [f"results/lineage/{path.removeprefix('results/')}.json" for path in products]
+
+
 def all_targets():
-    return [
+    products = [
         "results/tables/curation_summary.csv",
         "results/figures/curation_montage.png",
     ]
+    return products + lineage_records(products)

@@ -1,0 +1,26 @@
+# One lineage record per table or figure, built from Snakemake's per-file metadata (mrissl.lineage).
+# Its only input is the product, so it never makes a table re-run; it re-runs whenever the product
+# is re-made in the same invocation (anything upstream changed) or later with new content.
+
+
+rule lineage:
+    input:
+        product="results/{kind}/{file}",
+    output:
+        record="results/lineage/{kind}/{file}.json",
+    params:
+        redact=[config["ingest"]["salt"]],  # the site's secret salt stays out of results/
+    wildcard_constraints:
+        kind="tables|figures",
+        file=r"[^/]+",
+    log:
+        "logs/lineage/{kind}/{file}.log",
+    benchmark:
+        "benchmarks/lineage/{kind}/{file}.tsv"
+    conda:
+        "../../envs/plot.yaml"
+    threads: threads_of("light")
+    resources:
+        **resources_of("light"),
+    script:
+        "../../scripts/lineage.py"
