@@ -32,6 +32,7 @@ else:
 
     include: "workflow/rules/readers.smk"
 
+include: "workflow/rules/cohorts.smk"
 include: "workflow/rules/curate.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/lineage.smk"

@@ -1,7 +1,15 @@
 # Helpers shared by every rule file: resources from config and input functions.
 # No pipeline logic lives here; that is in src/mrissl/.
 
-PHANTOM_BRAIN = "raw/phantom/brain"
+PHANTOM_ROOT = "raw/phantom"
+PHANTOM_BRAIN = f"{PHANTOM_ROOT}/brain"
+# Study cohorts: each phantom rule writes raw/phantom/<cohort>/data in this real dataset's layout.
+COHORT_FORMATS = {
+    "tumour_internal": "brats2023",
+    "tumour_external": "brats2023",
+    "spine": "spider",
+    "pathology": "bids",
+}
 SPLITS = ["train", "val", "test"]
 
 
