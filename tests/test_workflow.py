@@ -25,12 +25,16 @@ def test_second_run_has_nothing_to_do(tiny_run):
 
 
 def test_every_raw_file_accounted_for_once(tiny_run):
-    raw_files = [p for p in (tiny_run / "raw/phantom/brain/dicom").rglob("*") if p.is_file()]
+    raw_files = [
+        p for p in (tiny_run / "raw/phantom/brain/dicom").rglob("*")
+        if p.is_file() and p.name != ".snakemake_timestamp"
+    ]
     manifest = pd.read_csv(tiny_run / "results/ingest/manifest.tsv", sep="\t")
     quarantine = pd.read_csv(tiny_run / "results/ingest/quarantine.tsv", sep="\t")
     assert manifest["n_files"].sum() + len(quarantine) == len(raw_files)
     truth = pd.read_csv(tiny_run / "raw/phantom/brain/truth.tsv", sep="\t")
     assert len(manifest) == len(truth)
+    assert quarantine.empty, quarantine.head()
 
 
 def test_no_raw_identifier_under_results(tiny_run):
@@ -59,3 +63,16 @@ def test_splits_are_patient_disjoint(tiny_run):
     splits = pd.read_csv(tiny_run / "results/curate/splits.tsv", sep="\t")
     assert splits.groupby("patient_key")["split"].nunique().max() == 1
     assert set(splits["split"]) == {"train", "val", "test"}
+
+
+def test_two_clean_runs_give_identical_tables_and_figures(tiny_run, tmp_path):
+    from conftest import copy_repository
+
+    second = copy_repository(tmp_path / "second")
+    run_snakemake(second, "--cores", "2", "--configfile", "config/tiny.yaml")
+    for folder in ["results/tables", "results/figures"]:
+        first_files = sorted(p.relative_to(tiny_run) for p in (tiny_run / folder).rglob("*") if p.is_file())
+        second_files = sorted(p.relative_to(second) for p in (second / folder).rglob("*") if p.is_file())
+        assert first_files and first_files == second_files
+        differing = [str(p) for p in first_files if (tiny_run / p).read_bytes() != (second / p).read_bytes()]
+        assert not differing, f"not byte-identical across two clean runs: {differing}"

@@ -164,12 +164,19 @@ def index_row(path: str, below_root: str, salt: str, shards: int) -> tuple[tuple
     return (path, salted_key(salt, series_uid), patient_key, shard_of(patient_key, shards), ""), names_patient
 
 
+SNAKEMAKE_TIMESTAMP = ".snakemake_timestamp"
+
+
 def walk_files(root: str) -> Iterator[str]:
-    """Every file under ``root``, in a stable order (folders and names sorted), without listing them all first."""
+    """Every file under ``root``, in a stable order (folders and names sorted), without listing them all first.
+
+    Snakemake's own marker in a directory output (``.snakemake_timestamp``) is not raw data and is skipped.
+    """
     for folder, subfolders, names in os.walk(root):
         subfolders.sort()
         for name in sorted(names):
-            yield os.path.join(folder, name)
+            if name != SNAKEMAKE_TIMESTAMP:
+                yield os.path.join(folder, name)
 
 
 def index_dicom(root: str | Path, salt: str, shards: int, index_path: str | Path, progress_every: int = 2000) -> None:
