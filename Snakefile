@@ -11,13 +11,16 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 validate(config, "workflow/schemas/config.schema.yaml")
 
 
 # Scripts import the mrissl library. The venv has it installed; a conda env (--sdm conda) does not,
 # so src/ goes on the path of every job (Slurm jobs inherit the environment).
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    filter(None, [str(Path(workflow.basedir) / "src"), os.environ.get("PYTHONPATH")])
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(filter(None, [str(Path(workflow.basedir) / "src"), os.getenv("PYTHONPATH")]))
 )
 
 
@@ -33,7 +36,11 @@ else:
     include: "workflow/rules/readers.smk"
 
 include: "workflow/rules/cohorts.smk"
+include: "workflow/rules/tumour.smk"
+include: "workflow/rules/longitudinal.smk"
+include: "workflow/rules/clip_cohort.smk"
 include: "workflow/rules/curate.smk"
+include: "workflow/rules/seqclass.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/lineage.smk"
 

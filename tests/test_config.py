@@ -23,19 +23,20 @@ def dry_run(tmp_path: Path, mutate):
 
 def test_default_config_is_valid():
     proc = run_snakemake(REPO, "-n", "--quiet", "rules", check=False)
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_unknown_key_fails_naming_it(tmp_path):
     proc = dry_run(tmp_path, lambda c: c["curate"].update(image_sise=84))
     assert proc.returncode != 0
-    assert "image_sise" in proc.stderr
+    assert "image_sise" in proc.stdout + proc.stderr
 
 
 def test_wrong_value_fails_naming_it(tmp_path):
     proc = dry_run(tmp_path, lambda c: c["data"].update(source="pacs"))
     assert proc.returncode != 0
-    assert "pacs" in proc.stderr and "source" in proc.stderr
+    said = proc.stdout + proc.stderr
+    assert "pacs" in said and "source" in said
 
 
 def test_dicom_source_requires_root(tmp_path):
@@ -43,4 +44,4 @@ def test_dicom_source_requires_root(tmp_path):
         c["data"].update(source="dicom", root=None)
     proc = dry_run(tmp_path, mutate)
     assert proc.returncode != 0
-    assert "root" in proc.stderr
+    assert "root" in proc.stdout + proc.stderr

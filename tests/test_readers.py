@@ -233,7 +233,7 @@ def test_bids_sidecars_inherit_and_nothing_identifying_is_copied(tmp_path):
     write_nifti(broken / "sub-qx02_T2w.nii.gz")
     (broken / "sub-qx02_T2w.json").write_text("{not json")
     write_nifti(broken / "sub-qx02_T1w.nii.gz", shape=(8, 8, 6, 2))
-    write_nifti(broken / "sub-qx02_T2starw.nii.gz")  # a suffix this reader does not read
+    write_nifti(broken / "sub-qx02_angio.nii.gz")  # a suffix this reader does not read
     write_nifti(root / "sub-rw03" / "anat" / "sub-rw03_T2w.nii.gz")
     (root / "sub-rw03" / "sub-rw03_T2w.json").write_text(json.dumps({"RepetitionTime": 4.0}))
     out = tmp_path / "out"

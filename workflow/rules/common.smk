@@ -1,5 +1,4 @@
-# Helpers shared by every rule file: resources from config and input functions.
-# No pipeline logic lives here; that is in src/mrissl/.
+# Helpers for the rule files (resources from config, input functions); the logic is in src/mrissl/
 
 PHANTOM_ROOT = "raw/phantom"
 PHANTOM_BRAIN = f"{PHANTOM_ROOT}/brain"
@@ -57,5 +56,9 @@ def all_targets():
     products = [
         "results/tables/curation_summary.csv",
         "results/figures/curation_montage.png",
+        *seqclass_products(),  # workflow/rules/seqclass.smk
+        *tumour_products(),  # workflow/rules/tumour.smk
+        *longitudinal_products(),  # workflow/rules/longitudinal.smk
+        *clip_cohort_products(),  # workflow/rules/clip_cohort.smk
     ]
-    return products + lineage_records(products)
+    return products + lineage_records(products) + tumour_curated() + clip_cohort_curated()

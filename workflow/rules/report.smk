@@ -5,7 +5,11 @@ rule curation_summary:
     input:
         indexes=expand("results/curate/slices/{split}.tsv", split=SPLITS),
     output:
-        csv="results/tables/curation_summary.csv",
+        csv=report(
+            "results/tables/curation_summary.csv",
+            caption="../report/curation_summary.rst",
+            category="Curation",
+        ),
         md="results/tables/curation_summary.md",
         tex="results/tables/curation_summary.tex",
     params:
@@ -30,7 +34,11 @@ rule curation_montage:
         array="results/curate/slices/train.npy",
         index="results/curate/slices/train.tsv",
     output:
-        png="results/figures/curation_montage.png",
+        png=report(
+            "results/figures/curation_montage.png",
+            caption="../report/curation_montage.rst",
+            category="Curation",
+        ),
     params:
         planes=config["curate"]["planes"],
     log:

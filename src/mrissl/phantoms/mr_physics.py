@@ -63,7 +63,7 @@ TISSUES: dict[str, dict[float, Tissue]] = {
     # spine
     "disc_nucleus": _pair(0.85, (1100, 1300), (120, 100), (60, 40), 1.8, mt=0.1),
     "disc_annulus": _pair(0.65, (800, 1000), (50, 45), (25, 15), 1.2, mt=0.4),
-    "spinal_cord": _pair(0.72, (780, 900), (75, 73), (50, 40), 1.0, mt=0.35),  # white-matter-like (Smith 2008)
+    "spinal_cord": _pair(0.72, (780, 900), (75, 73), (50, 40), 1.0, mt=0.35),  # mostly white matter
     # pathology
     "tumour": _pair(0.85, (1400, 1800), (150, 140), (100, 70), 1.1, mt=0.2, cbv=0.08, gd_space=0.25),
     "oedema": _pair(0.90, (1250, 1600), (170, 155), (120, 90), 1.5, mt=0.15, cbv=0.02),

@@ -8,7 +8,8 @@ three digits the timepoint (study).
 Labels: t1/t1n -> T1, t1ce/t1c -> T1CE (contrast-enhanced T1, not one of the nine seqclass
 classes), t2/t2w -> T2, flair/t2f -> FLAIR. The seg is the mask of all four images of a folder;
 folders without one (validation data) give rows without ``mask_path``. The folders may sit at
-any depth under the root.
+any depth under the root. A sequence missing from some folders is quarantined there ("missing
+file"); one that no folder has (a release of FLAIR and seg only) is not part of the dataset.
 """
 
 from __future__ import annotations
@@ -28,12 +29,19 @@ BRATS2023_SEQUENCES = {"t1n": "T1", "t1c": "T1CE", "t2w": "T2", "t2f": "FLAIR"}
 def find_brats(
     root: Path, folder_pattern: re.Pattern, separator: str, sequences: dict[str, str]
 ) -> Iterator[SeriesFile]:
-    """One image per sequence of every BraTS case folder; a missing one is quarantined downstream."""
+    """One image per sequence of every BraTS case folder; a missing one is quarantined downstream.
+
+    Sequences that no folder holds are left out rather than quarantined in every folder.
+    """
     folders = sorted(p for p in root.rglob("BraTS*") if p.is_dir() and folder_pattern.fullmatch(p.name))
+    released = {
+        token: label for token, label in sequences.items()
+        if any((folder / f"{folder.name}{separator}{token}.nii.gz").is_file() for folder in folders)
+    }
     for folder in folders:
         match = folder_pattern.fullmatch(folder.name)
         seg = folder / f"{folder.name}{separator}seg.nii.gz"
-        for token, label in sequences.items():
+        for token, label in released.items():
             yield SeriesFile(
                 image=folder / f"{folder.name}{separator}{token}.nii.gz",
                 subject=match["subject"],

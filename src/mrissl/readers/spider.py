@@ -19,6 +19,12 @@ from mrissl.readers.rows import Rejected, SeriesFile, patient_key
 
 SPIDER_FILE = re.compile(r"(?P<subject>.+?)_(?P<sequence>t1|t2|t2_SPACE)\.mha")
 SPIDER_LABELS = {"t1": "T1", "t2": "T2", "t2_SPACE": "T2"}
+# Mask labels, numbered from the bottom as SPIDER does: vertebra 1 is the lowest labelled one (S1
+# when the sacrum is in view, as in the embedded spine cohort), the disc above vertebra n is 200 + n
+# (201: L5-S1), the spinal canal 100. The gradings' "IVD label" n is the disc labelled 200 + n.
+SPIDER_VERTEBRA_LABELS = {"S1": 1, "L5": 2, "L4": 3, "L3": 4, "L2": 5, "L1": 6, "T12": 7}
+SPIDER_DISC_LABELS = {"L5-S1": 201, "L4-L5": 202, "L3-L4": 203, "L2-L3": 204, "L1-L2": 205, "T12-L1": 206}
+SPIDER_CANAL_LABEL = 100
 # radiological_gradings.csv columns (as published, "Pfirrman" included) -> tidy names.
 SPIDER_GRADINGS = {
     "Patient": "patient_key",

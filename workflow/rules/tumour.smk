@@ -1,0 +1,184 @@
+# The paediatric tumour cohorts of reportcl (paper 001): an internal set with reports and an
+# external set from another scanner and later years, both in the BraTS-PED 2023 layout, read by
+# read_cohort (cohorts.smk); then volumes and masks to arrays, reports cleaned and tokenised,
+# patient-level cross-validation folds, and the cohort's figures and Table 6.
+
+TUMOUR_COHORTS = ["tumour_internal", "tumour_external"]
+TUMOUR_DATASETS = {"tumour_internal": "Dataset 1 (internal)", "tumour_external": "Dataset 2 (external)"}
+
+
+def tumour_products():
+    """The tables and figures of the tumour cohorts (all_targets adds their lineage records)."""
+    return [
+        "results/tables/reportcl_cohort.csv",
+        "results/figures/tumour_montage.png",
+        "results/figures/reportcl_report_lengths.png",
+    ]
+
+
+def tumour_curated():
+    """Curated reportcl inputs that no table or figure reads, built by `rule all` all the same."""
+    return ["results/reportcl/folds.tsv", "results/reportcl/reports/token_ids.npy"]
+
+
+rule phantom_tumour:
+    output:
+        data=directory(f"{PHANTOM_ROOT}/{{cohort}}/data"),
+        clinical=f"{PHANTOM_ROOT}/{{cohort}}/clinical.tsv",
+        reports=f"{PHANTOM_ROOT}/{{cohort}}/reports.tsv",
+    wildcard_constraints:
+        cohort="|".join(TUMOUR_COHORTS),
+    params:
+        cohort=lambda w: config["phantom"][w.cohort],
+        seed=config["seed"],
+    log:
+        "logs/phantom/phantom_tumour_{cohort}.log",
+    benchmark:
+        "benchmarks/phantom/phantom_tumour_{cohort}.tsv"
+    conda:
+        "../../envs/curate.yaml"
+    threads: threads_of("curate")
+    resources:
+        **resources_of("curate"),
+    script:
+        "../../scripts/phantom_tumour.py"
+
+
+rule preprocess_tumour:
+    input:
+        manifest="results/cohorts/{cohort}/manifest.tsv",
+        clinical=f"{PHANTOM_ROOT}/{{cohort}}/clinical.tsv",
+    output:
+        images="results/reportcl/{cohort}/images.npy",
+        masks="results/reportcl/{cohort}/masks.npy",
+        index="results/reportcl/{cohort}/index.tsv",
+    wildcard_constraints:
+        cohort="|".join(TUMOUR_COHORTS),
+    params:
+        volume_shape=config["reportcl"]["volume_shape"],
+        salt=config["ingest"]["salt"],
+        source=lambda w: COHORT_FORMATS[w.cohort],
+    log:
+        "logs/reportcl/preprocess_tumour_{cohort}.log",
+    benchmark:
+        "benchmarks/reportcl/preprocess_tumour_{cohort}.tsv"
+    conda:
+        "../../envs/curate.yaml"
+    threads: threads_of("curate")
+    resources:
+        **resources_of("curate"),
+    script:
+        "../../scripts/preprocess_tumour.py"
+
+
+rule clean_reports:
+    input:
+        reports=f"{PHANTOM_ROOT}/tumour_internal/reports.tsv",
+        index="results/reportcl/tumour_internal/index.tsv",
+    output:
+        table="results/reportcl/reports/reports.tsv",
+        token_ids="results/reportcl/reports/token_ids.npy",
+        attention_mask="results/reportcl/reports/attention_mask.npy",
+    params:
+        salt=config["ingest"]["salt"],
+        source=COHORT_FORMATS["tumour_internal"],
+        text_encoder=config["reportcl"]["text_encoder"],
+        max_length=config["reportcl"]["max_length"],
+    log:
+        "logs/reportcl/clean_reports.log",
+    benchmark:
+        "benchmarks/reportcl/clean_reports.tsv"
+    conda:
+        "../../envs/text.yaml"
+    threads: threads_of("light")
+    resources:
+        **resources_of("light"),
+    script:
+        "../../scripts/clean_reports.py"
+
+
+rule reportcl_folds:
+    input:
+        index="results/reportcl/tumour_internal/index.tsv",
+    output:
+        folds="results/reportcl/folds.tsv",
+    params:
+        n_folds=config["reportcl"]["n_folds"],
+        seed=config["seed"],
+    log:
+        "logs/reportcl/reportcl_folds.log",
+    benchmark:
+        "benchmarks/reportcl/reportcl_folds.tsv"
+    conda:
+        "../../envs/curate.yaml"
+    threads: threads_of("light")
+    resources:
+        **resources_of("light"),
+    script:
+        "../../scripts/reportcl_folds.py"
+
+
+rule tumour_montage:
+    input:
+        images=expand("results/reportcl/{cohort}/images.npy", cohort=TUMOUR_COHORTS),
+        masks=expand("results/reportcl/{cohort}/masks.npy", cohort=TUMOUR_COHORTS),
+        indexes=expand("results/reportcl/{cohort}/index.tsv", cohort=TUMOUR_COHORTS),
+    output:
+        png="results/figures/tumour_montage.png",
+    params:
+        names=[c.removeprefix("tumour_") for c in TUMOUR_COHORTS],
+    log:
+        "logs/report/tumour_montage.log",
+    benchmark:
+        "benchmarks/report/tumour_montage.tsv"
+    conda:
+        "../../envs/plot.yaml"
+    threads: threads_of("light")
+    resources:
+        **resources_of("light"),
+    script:
+        "../../scripts/tumour_montage.py"
+
+
+rule reportcl_report_lengths:
+    input:
+        table="results/reportcl/reports/reports.tsv",
+    output:
+        png="results/figures/reportcl_report_lengths.png",
+    params:
+        max_length=config["reportcl"]["max_length"],
+        text_encoder=config["reportcl"]["text_encoder"],
+    log:
+        "logs/report/reportcl_report_lengths.log",
+    benchmark:
+        "benchmarks/report/reportcl_report_lengths.tsv"
+    conda:
+        "../../envs/plot.yaml"
+    threads: threads_of("light")
+    resources:
+        **resources_of("light"),
+    script:
+        "../../scripts/reportcl_report_lengths.py"
+
+
+rule reportcl_cohort_table:
+    input:
+        expand("results/reportcl/{cohort}/index.tsv", cohort=TUMOUR_COHORTS),
+    output:
+        csv="results/tables/reportcl_cohort.csv",
+        md="results/tables/reportcl_cohort.md",
+        tex="results/tables/reportcl_cohort.tex",
+    params:
+        names=[TUMOUR_DATASETS[c] for c in TUMOUR_COHORTS],
+        caption="Paediatric tumour cohorts: patients per genetic marker and tumour location (cf. paper Table 6).",
+    log:
+        "logs/report/reportcl_cohort_table.log",
+    benchmark:
+        "benchmarks/report/reportcl_cohort_table.tsv"
+    conda:
+        "../../envs/plot.yaml"
+    threads: threads_of("light")
+    resources:
+        **resources_of("light"),
+    script:
+        "../../scripts/reportcl_cohort_table.py"
