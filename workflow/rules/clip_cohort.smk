@@ -6,19 +6,17 @@
 PATHOLOGY = f"{PHANTOM_ROOT}/pathology"
 
 
-def clip_cohort_products():
-    """The tables and figures of the clip cohort (all_targets adds their lineage records)."""
-    return [
-        "results/tables/clip_registration_qc.csv",
-        "results/figures/clip_registration_overlay.png",
-        "results/figures/clip_voxel_sizes.png",
-        "results/figures/clip_report_lengths.png",
-    ]
+# The tables and figures of the clip cohort (all_targets adds their lineage records).
+CLIP_COHORT_PRODUCTS = [
+    "results/tables/clip_registration_qc.csv",
+    "results/figures/clip_registration_overlay.png",
+    "results/figures/clip_voxel_sizes.png",
+    "results/figures/clip_report_lengths.png",
+]
 
 
-def clip_cohort_curated():
-    """Curated clip inputs that no table or figure reads, built by `rule all` all the same."""
-    return ["results/clip/splits.tsv"]
+# Curated clip inputs that no table or figure reads, built by `rule all` all the same.
+CLIP_COHORT_CURATED = ["results/clip/splits.tsv"]
 
 
 rule phantom_pathology:

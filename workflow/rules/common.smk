@@ -57,8 +57,8 @@ def all_targets():
         "results/tables/curation_summary.csv",
         "results/figures/curation_montage.png",
         *seqclass_products(),  # workflow/rules/seqclass.smk
-        *tumour_products(),  # workflow/rules/tumour.smk
-        *longitudinal_products(),  # workflow/rules/longitudinal.smk
-        *clip_cohort_products(),  # workflow/rules/clip_cohort.smk
+        *TUMOUR_PRODUCTS,  # workflow/rules/tumour.smk
+        *LONGITUDINAL_PRODUCTS,  # workflow/rules/longitudinal.smk
+        *CLIP_COHORT_PRODUCTS,  # workflow/rules/clip_cohort.smk
     ]
-    return products + lineage_records(products) + tumour_curated() + clip_cohort_curated()
+    return products + lineage_records(products) + TUMOUR_CURATED + CLIP_COHORT_CURATED

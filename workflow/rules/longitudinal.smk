@@ -4,9 +4,8 @@
 # results/cohorts/spine/manifest.tsv in between.
 
 
-def longitudinal_products():
-    """The study's tables and figures, for all_targets()."""
-    return ["results/tables/longitudinal_cohort.csv", "results/figures/spine_vertebrae_montage.png"]
+# The study's tables and figures, for all_targets().
+LONGITUDINAL_PRODUCTS = ["results/tables/longitudinal_cohort.csv", "results/figures/spine_vertebrae_montage.png"]
 
 
 rule phantom_spine:

@@ -7,18 +7,16 @@ TUMOUR_COHORTS = ["tumour_internal", "tumour_external"]
 TUMOUR_DATASETS = {"tumour_internal": "Dataset 1 (internal)", "tumour_external": "Dataset 2 (external)"}
 
 
-def tumour_products():
-    """The tables and figures of the tumour cohorts (all_targets adds their lineage records)."""
-    return [
-        "results/tables/reportcl_cohort.csv",
-        "results/figures/tumour_montage.png",
-        "results/figures/reportcl_report_lengths.png",
-    ]
+# The tables and figures of the tumour cohorts (all_targets adds their lineage records).
+TUMOUR_PRODUCTS = [
+    "results/tables/reportcl_cohort.csv",
+    "results/figures/tumour_montage.png",
+    "results/figures/reportcl_report_lengths.png",
+]
 
 
-def tumour_curated():
-    """Curated reportcl inputs that no table or figure reads, built by `rule all` all the same."""
-    return ["results/reportcl/folds.tsv", "results/reportcl/reports/token_ids.npy"]
+# Curated reportcl inputs that no table or figure reads, built by `rule all` all the same.
+TUMOUR_CURATED = ["results/reportcl/folds.tsv", "results/reportcl/reports/token_ids.npy"]
 
 
 rule phantom_tumour:
