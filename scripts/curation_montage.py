@@ -7,10 +7,9 @@ import numpy as np
 from mrissl.curate import ordered_classes
 from mrissl.curate.slices import read_slice_index
 from mrissl.figures import curation_montage, save_figure
+from mrissl.runlog import log_to
 
-logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO,
-                    format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-logging.captureWarnings(True)
+log_to(snakemake.log[0])
 
 index = read_slice_index(snakemake.input.index)
 slices = np.load(snakemake.input.array, mmap_mode="r")

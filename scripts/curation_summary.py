@@ -5,10 +5,9 @@ from pathlib import Path
 
 from mrissl.curate.slices import read_slice_index, summarise_curation
 from mrissl.tables import write_table_formats
+from mrissl.runlog import log_to
 
-logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO,
-                    format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-logging.captureWarnings(True)
+log_to(snakemake.log[0])
 
 indexes = {split: read_slice_index(path) for split, path in zip(snakemake.params.splits, snakemake.input.indexes)}
 table = summarise_curation(indexes)

@@ -1,16 +1,13 @@
 """Rule extract_slices: one split's central slices in three planes -> {split}.npy + {split}.tsv."""
 
-import logging
-
 import torch
 
 from mrissl.curate.slices import extract_split_slices
 from mrissl.curate.splits import read_splits
 from mrissl.manifest import read_manifest
+from mrissl.runlog import log_to
 
-logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO,
-                    format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-logging.captureWarnings(True)
+log_to(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)  # the slice resize runs on torch
 
 extract_split_slices(

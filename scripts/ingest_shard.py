@@ -1,13 +1,10 @@
 """Rule ingest_shard: check and convert the series of one shard's patients to NIfTI."""
 
-import logging
-
 from mrissl.ingest import ingest_shard
 from mrissl.manifest import MANIFEST_COLUMNS, QUARANTINE_COLUMNS, write_table
+from mrissl.runlog import log_to
 
-logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO,
-                    format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-logging.captureWarnings(True)
+log_to(snakemake.log[0])
 
 manifest, quarantine = ingest_shard(
     snakemake.input.index,

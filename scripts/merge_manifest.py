@@ -1,13 +1,10 @@
 """Rule merge_manifest: the shards' manifests and quarantines as one manifest and one quarantine table."""
 
-import logging
-
 from mrissl.ingest import merge_manifest, read_text_table
 from mrissl.manifest import MANIFEST_COLUMNS, QUARANTINE_COLUMNS, write_table
+from mrissl.runlog import log_to
 
-logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO,
-                    format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-logging.captureWarnings(True)
+log_to(snakemake.log[0])
 
 manifest, quarantine = merge_manifest(
     snakemake.input.index,

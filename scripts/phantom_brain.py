@@ -1,13 +1,11 @@
 """Rule phantom_brain: the embedded brain cohort as a PACS-like DICOM export, labels.tsv and truth.tsv."""
 
-import logging
 from pathlib import Path
 
 from mrissl.phantoms.brain import BrainCohortConfig, generate_brain_cohort
+from mrissl.runlog import log_to
 
-logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO,
-                    format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-logging.captureWarnings(True)
+log_to(snakemake.log[0])
 
 generate_brain_cohort(
     BrainCohortConfig.from_config(snakemake.params.brain),

@@ -1,13 +1,10 @@
 """Rule split_patients: patient-level train/val/test splits of the manifest."""
 
-import logging
-
 from mrissl.curate.splits import SPLITS_COLUMNS, split_patients
 from mrissl.manifest import read_manifest, write_table
+from mrissl.runlog import log_to
 
-logging.basicConfig(filename=snakemake.log[0], filemode="w", level=logging.INFO,
-                    format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-logging.captureWarnings(True)
+log_to(snakemake.log[0])
 
 splits = split_patients(read_manifest(snakemake.input.manifest), snakemake.params.fractions, snakemake.params.seed)
 write_table(splits, snakemake.output.splits, SPLITS_COLUMNS)
