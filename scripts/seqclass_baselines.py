@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 
 from mrissl.runlog import log_to
-from mrissl.tables import write_table_formats
+from mrissl.tables import percent_labels, write_table_formats
 
 log = log_to(snakemake.log[0])
 
@@ -21,7 +21,7 @@ header = mean_over_seeds(snakemake.input.header, ["accuracy_slices", "accuracy_s
     columns={"accuracy_slices": "header_per_slice", "accuracy_series": "header_per_series"})
 fractions = snakemake.params.fractions
 table = scratch.join(header).reindex(fractions)
-table.index = pd.Index([f"{float(f) * 100:g}%" for f in fractions], name="fraction")
+table.index = pd.Index(percent_labels(fractions), name="fraction")
 table = table.reset_index()
 log.info("\n%s", table.to_string(index=False))
 write_table_formats(table, Path(snakemake.output.csv).with_suffix(""), caption=snakemake.params.caption)

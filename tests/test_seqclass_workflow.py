@@ -32,6 +32,10 @@ def job_counts(output: str) -> dict[str, int]:
     return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.MULTILINE) if m[1] != "total"}
 
 
+SITES = yaml.safe_load((REPO / "config/config.yaml").read_text())["phantom"]["external_sites"]
+SCENARIOS = ["1 supervised only", "2 pretrained, fine-tuned internal", "3 pretrained, fine-tuned on site"]
+
+
 def copy_run(run: Path, dest: Path) -> Path:
     """A copy of a finished working directory, mtimes kept, so it can be changed without touching the original."""
     shutil.copytree(run, dest, symlinks=True, ignore=shutil.ignore_patterns("locks", "incomplete"))
@@ -54,7 +58,7 @@ def test_tables_have_the_papers_layout(tiny_run):
         assert ((values >= 0) & (values <= 1)).all(), stem
         for ext in ("md", "tex"):
             assert (tiny_run / f"results/tables/{stem}.{ext}").stat().st_size > 0
-    for name in ["fig2", "confusion", "loss_curves"]:
+    for name in ["fig2", "confusion", "loss_curves", "fig3"]:
         assert (tiny_run / f"results/figures/seqclass_{name}.png").stat().st_size > 20_000, name
         assert (tiny_run / f"results/lineage/figures/seqclass_{name}.png.json").is_file(), name
 
@@ -185,7 +189,36 @@ def test_paper_config_lists_the_paper_grid(tmp_path):
     counts = job_counts(proc.stdout)
     # Tables 1-2: 2 methods x 6 batch sizes at 84 px; Table 3 adds SimSiam 64 and 128 at 256 px.
     assert counts["seqclass_pretrain"] == 14
-    assert counts["seqclass_finetune"] == counts["seqclass_evaluate"] == 15  # + scratch
+    # Internal: 14 runs + scratch; Fig. 3: the focus run and scratch on each of the 2 external sites.
+    assert counts["seqclass_finetune"] == counts["seqclass_evaluate"] == 15 + 2 * 2
+    assert counts["seqclass_transfer_evaluate"] == 2  # the focus run fine-tuned internally, on each site
+    assert counts["phantom_external_site"] == counts["split_external_site"] == 2
+    assert counts["seqclass_transfer_dataset"] == counts["extract_external_slices"] == 2 * 3
     assert counts["seqclass_accuracy_table"] == 3
+    assert counts["seqclass_transfer_table"] == counts["seqclass_fig3"] == 1
     assert counts["seqclass_embed"] == counts["seqclass_latent"] == 1
-    assert counts["seqclass_label_subsets"] == counts["seqclass_header_baseline"] == 1
+    assert counts["seqclass_label_subsets"] == 1 + 2
+    assert counts["seqclass_header_baseline"] == 1
+
+
+def test_external_transfer_table_and_its_datasets(tiny_run):
+    table = pd.read_csv(tiny_run / "results/tables/seqclass_transfer.csv")
+    assert list(table.columns) == ["site", "fraction", *SCENARIOS]
+    assert list(table["site"]) == [site for site in SITES for _ in PERCENT]
+    assert list(table["fraction"]) == PERCENT * len(SITES)
+    assert table[SCENARIOS].notna().all().all()
+    for site, spec in SITES.items():
+        # Each scenario is tested on the site's own test slices, and only on them.
+        test = pd.read_csv(tiny_run / f"results/seqclass/{site}/slices/test.tsv", sep="\t")
+        assert set(test["label"]) == set(spec["classes"])
+        focus = "{method}_b{batch_size}_px{image_size}".format(**TINY["focus_run"])
+        scratch = f"scratch_px{TINY['batch_sweep']['image_size']}"
+        for folder in (f"evaluate/{scratch}", f"transfer/{focus}", f"evaluate/{focus}"):
+            accuracy = pd.read_csv(tiny_run / f"results/seqclass/{site}/{folder}/seed1/accuracy.tsv", sep="\t")
+            assert (accuracy["n_test"] == len(test)).all(), (site, folder)
+        # Training mixes the site's classes from the site with the internal slices of the others.
+        train = pd.read_csv(tiny_run / f"results/seqclass/{site}/slices/train.tsv", sep="\t", dtype=str)
+        site_train = pd.read_csv(tiny_run / f"results/cohorts/{site}/slices/train.tsv", sep="\t", dtype=str)
+        internal = pd.read_csv(tiny_run / "results/curate/slices/train.tsv", sep="\t", dtype=str)
+        assert set(train["series_key"]) == set(site_train["series_key"]) | set(
+            internal.loc[~internal["label"].isin(spec["classes"]), "series_key"])

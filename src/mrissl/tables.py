@@ -49,3 +49,20 @@ def write_table_formats(
     )
     tex_path.write_text(latex)
     return paths
+
+
+def mean_accuracy_by_fraction(paths: list[str], columns: list[str], fractions: list[str]) -> pd.DataFrame:
+    """Accuracy TSVs (fraction, accuracy) -> one row per fraction (as in ``fractions``) and one column per
+    distinct name in ``columns`` (one name per path, in column order), the mean over the paths that share
+    a name (the seeds of a run)."""
+    runs = pd.concat([
+        pd.read_csv(path, sep="\t", dtype={"fraction": str}).assign(column=column)
+        for path, column in zip(paths, columns, strict=True)
+    ])
+    mean = runs.groupby(["fraction", "column"])["accuracy"].mean()
+    return mean.unstack("column").reindex(index=fractions, columns=list(dict.fromkeys(columns)))
+
+
+def percent_labels(fractions: list[str]) -> list[str]:
+    """Label fractions as the paper writes them: "0.005" -> "0.5%"."""
+    return [f"{float(f) * 100:g}%" for f in fractions]

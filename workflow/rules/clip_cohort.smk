@@ -98,7 +98,8 @@ rule clip_registration_table:
         csv=report(
             "results/tables/clip_registration_qc.csv",
             caption="../report/clip_registration_qc.rst",
-            category="Curation",
+            category="clip (paper 003)",
+            subcategory="Curated inputs",
         ),
         md="results/tables/clip_registration_qc.md",
         tex="results/tables/clip_registration_qc.tex",
@@ -129,7 +130,8 @@ rule clip_registration_overlay:
         png=report(
             "results/figures/clip_registration_overlay.png",
             caption="../report/clip_registration_overlay.rst",
-            category="Curation",
+            category="clip (paper 003)",
+            subcategory="Curated inputs",
         ),
     log:
         "logs/report/clip_registration_overlay.log",
@@ -151,7 +153,8 @@ rule clip_voxel_sizes:
         png=report(
             "results/figures/clip_voxel_sizes.png",
             caption="../report/clip_voxel_sizes.rst",
-            category="Curation",
+            category="clip (paper 003)",
+            subcategory="Curated inputs",
         ),
     log:
         "logs/report/clip_voxel_sizes.log",
@@ -173,7 +176,8 @@ rule clip_report_lengths:
         png=report(
             "results/figures/clip_report_lengths.png",
             caption="../report/clip_report_lengths.rst",
-            category="Curation",
+            category="clip (paper 003)",
+            subcategory="Curated inputs",
         ),
     log:
         "logs/report/clip_report_lengths.log",

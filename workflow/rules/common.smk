@@ -9,6 +9,18 @@ COHORT_FORMATS = {
     "spine": "spider",
     "pathology": "bids",
 }
+# External sites of the seqclass transfer experiment (workflow/rules/external_sites.smk): also cohorts.
+EXTERNAL_SITES = config["phantom"]["external_sites"]
+for site, site_config in EXTERNAL_SITES.items():
+    if site in COHORT_FORMATS:
+        raise ValueError(f"config: phantom.external_sites.{site} has the name of a study cohort; rename the site")
+    COHORT_FORMATS[site] = site_config["layout"]
+EXTERNAL_SITE_PATTERN = "|".join(EXTERNAL_SITES) or "(?!)"  # (?!) matches nothing: no sites configured
+# Central slices (paper 000, Section 2.1): the internal cohort and the external sites alike.
+CURATE_SLICING = {
+    key: config["curate"][key]
+    for key in ["planes", "slice_fraction", "min_slices_per_plane", "max_slices_per_plane", "image_size"]
+}
 SPLITS = ["train", "val", "test"]
 
 
@@ -132,6 +144,17 @@ def seqclass_accuracy(dataset, encoder):
     return expand(f"results/seqclass/{dataset}/evaluate/{encoder}/seed{{seed}}/accuracy.tsv", seed=SEQCLASS_SEEDS)
 
 
+SEQCLASS_SCENARIOS = ["1 supervised only", "2 pretrained, fine-tuned internal", "3 pretrained, fine-tuned on site"]
+
+
+def seqclass_transfer_scenarios(site):
+    """Fig. 3: (scenario, accuracy files over seeds) of one external site, in the order of SEQCLASS_SCENARIOS."""
+    transfer = f"results/seqclass/{site}/transfer/{SEQCLASS_FOCUS}/seed{{seed}}/accuracy.tsv"
+    return list(zip(SEQCLASS_SCENARIOS, [seqclass_accuracy(site, SEQCLASS_SCRATCH),
+                                         expand(transfer, seed=SEQCLASS_SEEDS),
+                                         seqclass_accuracy(site, SEQCLASS_FOCUS)]))
+
+
 def seqclass_check_image_sizes():
     """Slices are resized down on the device; a size above the curated one would only upsample."""
     sizes = [seqclass_image_size(run) for run in [*seqclass_runs(), SEQCLASS_FOCUS]]
@@ -146,4 +169,7 @@ def seqclass_products():
     """The seqclass tables and figures (rule all; each gets a lineage record)."""
     tables = ["table1", "table2", "table3", "baselines"]
     figures = ["fig2", "confusion", "loss_curves"]
+    if EXTERNAL_SITES:
+        tables.append("transfer")
+        figures.append("fig3")
     return [f"results/tables/seqclass_{t}.csv" for t in tables] + [f"results/figures/seqclass_{f}.png" for f in figures]

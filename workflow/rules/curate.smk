@@ -34,10 +34,7 @@ rule extract_slices:
     wildcard_constraints:
         split="|".join(SPLITS),
     params:
-        slicing={
-            key: config["curate"][key]
-            for key in ["planes", "slice_fraction", "min_slices_per_plane", "max_slices_per_plane", "image_size"]
-        },
+        slicing=CURATE_SLICING,
     log:
         "logs/curate/extract_slices_{split}.log",
     benchmark:

@@ -106,7 +106,8 @@ rule longitudinal_cohort_table:
         csv=report(
             "results/tables/longitudinal_cohort.csv",
             caption="../report/longitudinal_cohort.rst",
-            category="Longitudinal",
+            category="longitudinal (paper 002)",
+            subcategory="Curated inputs",
         ),
         md="results/tables/longitudinal_cohort.md",
         tex="results/tables/longitudinal_cohort.tex",
@@ -139,7 +140,8 @@ rule spine_vertebrae_montage:
         png=report(
             "results/figures/spine_vertebrae_montage.png",
             caption="../report/spine_vertebrae_montage.rst",
-            category="Longitudinal",
+            category="longitudinal (paper 002)",
+            subcategory="Curated inputs",
         ),
     log:
         "logs/longitudinal/spine_vertebrae_montage.log",

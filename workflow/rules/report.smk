@@ -8,7 +8,8 @@ rule curation_summary:
         csv=report(
             "results/tables/curation_summary.csv",
             caption="../report/curation_summary.rst",
-            category="Curation",
+            category="seqclass (paper 000)",
+            subcategory="Curated cohort",
         ),
         md="results/tables/curation_summary.md",
         tex="results/tables/curation_summary.tex",
@@ -37,7 +38,8 @@ rule curation_montage:
         png=report(
             "results/figures/curation_montage.png",
             caption="../report/curation_montage.rst",
-            category="Curation",
+            category="seqclass (paper 000)",
+            subcategory="Curated cohort",
         ),
     params:
         planes=config["curate"]["planes"],

@@ -7,8 +7,8 @@
 #   {encoder}  what fine-tuning starts from: a {run}, or "scratch_px{image size}" (random weights,
 #              the supervised baseline);
 #   {seed}     a replicate (config seqclass.seeds): pretraining, label subsets and fine-tuning;
-#   {dataset}  the labelled slices fine-tuned and tested on. "internal" is the curated cohort; the
-#              external transfer sets of Fig. 3 join by adding a name and its slices to SEQCLASS_SLICES.
+#   {dataset}  the labelled slices fine-tuned and tested on: "internal" (the curated cohort) or an
+#              external site of Fig. 3 (config phantom.external_sites).
 # Pretraining reads only the internal training images (no labels). Fine-tuning sees the training
 # subset and the validation split; only seqclass_evaluate reads the test split.
 # Checkpoints live under results/checkpoints/ (params, not outputs: Snakemake deletes the outputs of a
@@ -17,7 +17,9 @@
 import re
 
 SEQCLASS = config["seqclass"]
-SEQCLASS_SLICES = {"internal": "results/curate/slices"}
+# The labelled slices each {dataset} fine-tunes and tests on: the internal cohort, and per external
+# site its transfer dataset (the site's classes from the site, the others from the internal cohort).
+SEQCLASS_SLICES = {"internal": "results/curate/slices"} | {site: f"results/seqclass/{site}/slices" for site in EXTERNAL_SITES}
 SEQCLASS_FRACTIONS = [format(fraction, "g") for fraction in SEQCLASS["finetune"]["fractions"]]
 SEQCLASS_SEEDS = SEQCLASS["seeds"]
 SEQCLASS_CHECKPOINTS = "results/checkpoints/seqclass"
@@ -31,33 +33,11 @@ SEQCLASS_WILDCARDS = {
 }
 
 
-
-
-
-
 SEQCLASS_SCRATCH = f"scratch_px{SEQCLASS['batch_sweep']['image_size']}"
-SEQCLASS_FOCUS = seqclass_run(**SEQCLASS["latent"]["run"])  # the run of Fig. 2 and the confusion figure
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
+SEQCLASS_FOCUS = seqclass_run(**SEQCLASS["focus_run"])  # the run of Fig. 2, the confusion figure and Fig. 3
 
 
 seqclass_check_image_sizes()
-
-
 
 
 rule seqclass_label_subsets:
@@ -245,6 +225,66 @@ rule seqclass_latent:
         "../../scripts/seqclass_latent.py"
 
 
+# Fig. 3, external transfer. Per site, three scenarios at each label fraction, all tested on the
+# site's test slices: (1) supervised only: random weights fine-tuned on the site's dataset
+# (seqclass_evaluate, dataset=site, encoder=scratch); (2) pretrained and fine-tuned on the internal
+# cohort, tested on the site as it is (seqclass_transfer_evaluate); (3) pretrained on the internal
+# cohort, fine-tuned on the site's dataset (seqclass_evaluate, dataset=site, encoder=focus run).
+rule seqclass_transfer_dataset:
+    input:
+        internal_array=f"{SEQCLASS_SLICES['internal']}/{{split}}.npy",
+        internal_index=f"{SEQCLASS_SLICES['internal']}/{{split}}.tsv",
+        site_array="results/cohorts/{site}/slices/{split}.npy",
+        site_index="results/cohorts/{site}/slices/{split}.tsv",
+    output:
+        array="results/seqclass/{site}/slices/{split}.npy",
+        index="results/seqclass/{site}/slices/{split}.tsv",
+    wildcard_constraints:
+        site=EXTERNAL_SITE_PATTERN,
+        split="|".join(SPLITS),
+    params:
+        site_classes=lambda w: EXTERNAL_SITES[w.site]["classes"],
+    log:
+        "logs/seqclass/{site}/transfer_dataset_{split}.log",
+    benchmark:
+        "benchmarks/seqclass/{site}/transfer_dataset_{split}.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: threads_of("light")
+    resources:
+        **resources_of("light"),
+    script:
+        "../../scripts/seqclass_transfer_dataset.py"
+
+
+rule seqclass_transfer_evaluate:
+    input:
+        unpack(lambda w: seqclass_split(w.site, "test")),
+        models=expand("results/seqclass/internal/finetune/{{encoder}}/seed{{seed}}/fraction{fraction}.pt",
+                      fraction=SEQCLASS_FRACTIONS),
+    output:
+        accuracy="results/seqclass/{site}/transfer/{encoder}/seed{seed}/accuracy.tsv",
+        per_class="results/seqclass/{site}/transfer/{encoder}/seed{seed}/per_class.tsv",
+        confusion="results/seqclass/{site}/transfer/{encoder}/seed{seed}/confusion.tsv",
+    wildcard_constraints:
+        **SEQCLASS_WILDCARDS,
+        site=EXTERNAL_SITE_PATTERN,
+    params:
+        fractions=SEQCLASS_FRACTIONS,
+        settings=seqclass_finetune_settings,
+    log:
+        "logs/seqclass/{site}/transfer/{encoder}_seed{seed}.log",
+    benchmark:
+        "benchmarks/seqclass/{site}/transfer/{encoder}_seed{seed}.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: threads_of("gpu")
+    resources:
+        **resources_of("gpu"),
+    script:
+        "../../scripts/seqclass_evaluate.py"
+
+
 # ---- Render rules: one small job per table or figure, reading the results above. ----
 
 
@@ -253,7 +293,12 @@ rule seqclass_accuracy_table:
         accuracy=lambda w: [path for _, encoder in seqclass_table(w.table)["columns"]
                             for path in seqclass_accuracy("internal", encoder)],
     output:
-        csv="results/tables/seqclass_{table}.csv",
+        csv=report(
+            "results/tables/seqclass_{table}.csv",
+            caption="../report/seqclass_tables.rst",
+            category="seqclass (paper 000)",
+            subcategory="Results",
+        ),
         md="results/tables/seqclass_{table}.md",
         tex="results/tables/seqclass_{table}.tex",
     wildcard_constraints:
@@ -281,7 +326,12 @@ rule seqclass_baselines:
         scratch=seqclass_accuracy("internal", SEQCLASS_SCRATCH),
         header=expand("results/seqclass/internal/header_baseline/seed{seed}/accuracy.tsv", seed=SEQCLASS_SEEDS),
     output:
-        csv="results/tables/seqclass_baselines.csv",
+        csv=report(
+            "results/tables/seqclass_baselines.csv",
+            caption="../report/seqclass_baselines.rst",
+            category="seqclass (paper 000)",
+            subcategory="Results",
+        ),
         md="results/tables/seqclass_baselines.md",
         tex="results/tables/seqclass_baselines.tex",
     params:
@@ -307,7 +357,12 @@ rule seqclass_fig2:
         maps=f"results/seqclass/internal/latent/{SEQCLASS_FOCUS}/seed{SEQCLASS_SEEDS[0]}/maps.tsv",
         silhouette=f"results/seqclass/internal/latent/{SEQCLASS_FOCUS}/seed{SEQCLASS_SEEDS[0]}/silhouette.tsv",
     output:
-        png="results/figures/seqclass_fig2.png",
+        png=report(
+            "results/figures/seqclass_fig2.png",
+            caption="../report/seqclass_fig2.rst",
+            category="seqclass (paper 000)",
+            subcategory="Results",
+        ),
     params:
         title=f"{SEQCLASS_FOCUS}, seed {SEQCLASS_SEEDS[0]}: test embeddings",
     log:
@@ -330,7 +385,12 @@ rule seqclass_confusion:
         scratch=expand(f"results/seqclass/internal/evaluate/{SEQCLASS_SCRATCH}/seed{{seed}}/confusion.tsv",
                        seed=SEQCLASS_SEEDS),
     output:
-        png="results/figures/seqclass_confusion.png",
+        png=report(
+            "results/figures/seqclass_confusion.png",
+            caption="../report/seqclass_confusion.rst",
+            category="seqclass (paper 000)",
+            subcategory="Results",
+        ),
     params:
         fractions=SEQCLASS_FRACTIONS,
         rows=[SEQCLASS_FOCUS, SEQCLASS_SCRATCH],
@@ -352,7 +412,12 @@ rule seqclass_loss_curves:
         metrics=expand("results/seqclass/pretrain/{run}/seed{seed}/metrics.csv", run=seqclass_runs(),
                        seed=SEQCLASS_SEEDS),
     output:
-        png="results/figures/seqclass_loss_curves.png",
+        png=report(
+            "results/figures/seqclass_loss_curves.png",
+            caption="../report/seqclass_loss_curves.rst",
+            category="seqclass (paper 000)",
+            subcategory="Results",
+        ),
     params:
         runs=[run for run in seqclass_runs() for _ in SEQCLASS_SEEDS],  # one per input, in input order
     log:
@@ -366,3 +431,63 @@ rule seqclass_loss_curves:
         **resources_of("light"),
     script:
         "../../scripts/seqclass_loss_curves.py"
+
+
+rule seqclass_transfer_table:
+    input:
+        accuracy=[path for site in EXTERNAL_SITES for _, paths in seqclass_transfer_scenarios(site) for path in paths],
+    output:
+        csv=report(
+            "results/tables/seqclass_transfer.csv",
+            caption="../report/seqclass_transfer.rst",
+            category="seqclass (paper 000)",
+            subcategory="Results",
+        ),
+        md="results/tables/seqclass_transfer.md",
+        tex="results/tables/seqclass_transfer.tex",
+    params:
+        # One (site, scenario) per input, in input order.
+        sites=[site for site in EXTERNAL_SITES for _, paths in seqclass_transfer_scenarios(site) for _ in paths],
+        scenarios=[scenario for site in EXTERNAL_SITES for scenario, paths in seqclass_transfer_scenarios(site)
+                   for _ in paths],
+        fractions=SEQCLASS_FRACTIONS,
+        caption=f"External transfer (Fig. 3): test accuracy on each external site's own sequences per label fraction, "
+                f"in three scenarios: (1) supervised only, from random weights, fine-tuned on the site; "
+                f"(2) {SEQCLASS_FOCUS} pretrained and fine-tuned on the internal cohort; (3) {SEQCLASS_FOCUS} "
+                f"pretrained on the internal cohort, fine-tuned on the site; mean over {len(SEQCLASS_SEEDS)} seed(s).",
+    log:
+        "logs/seqclass/report/transfer.log",
+    benchmark:
+        "benchmarks/seqclass/report/transfer.tsv"
+    conda:
+        "../../envs/plot.yaml"
+    threads: threads_of("light")
+    resources:
+        **resources_of("light"),
+    script:
+        "../../scripts/seqclass_transfer_table.py"
+
+
+rule seqclass_fig3:
+    input:
+        table=rules.seqclass_transfer_table.output.csv,
+    output:
+        png=report(
+            "results/figures/seqclass_fig3.png",
+            caption="../report/seqclass_fig3.rst",
+            category="seqclass (paper 000)",
+            subcategory="Results",
+        ),
+    params:
+        classes={site: EXTERNAL_SITES[site]["classes"] for site in EXTERNAL_SITES},
+    log:
+        "logs/seqclass/report/fig3.log",
+    benchmark:
+        "benchmarks/seqclass/report/fig3.tsv"
+    conda:
+        "../../envs/plot.yaml"
+    threads: threads_of("light")
+    resources:
+        **resources_of("light"),
+    script:
+        "../../scripts/seqclass_fig3.py"

@@ -122,7 +122,12 @@ rule tumour_montage:
         masks=expand("results/reportcl/{cohort}/masks.npy", cohort=TUMOUR_COHORTS),
         indexes=expand("results/reportcl/{cohort}/index.tsv", cohort=TUMOUR_COHORTS),
     output:
-        png="results/figures/tumour_montage.png",
+        png=report(
+            "results/figures/tumour_montage.png",
+            caption="../report/tumour_montage.rst",
+            category="reportcl (paper 001)",
+            subcategory="Curated inputs",
+        ),
     params:
         names=[c.removeprefix("tumour_") for c in TUMOUR_COHORTS],
     log:
@@ -142,7 +147,12 @@ rule reportcl_report_lengths:
     input:
         table="results/reportcl/reports/reports.tsv",
     output:
-        png="results/figures/reportcl_report_lengths.png",
+        png=report(
+            "results/figures/reportcl_report_lengths.png",
+            caption="../report/reportcl_report_lengths.rst",
+            category="reportcl (paper 001)",
+            subcategory="Curated inputs",
+        ),
     params:
         max_length=config["reportcl"]["max_length"],
         text_encoder=config["reportcl"]["text_encoder"],
@@ -163,7 +173,12 @@ rule reportcl_cohort_table:
     input:
         expand("results/reportcl/{cohort}/index.tsv", cohort=TUMOUR_COHORTS),
     output:
-        csv="results/tables/reportcl_cohort.csv",
+        csv=report(
+            "results/tables/reportcl_cohort.csv",
+            caption="../report/reportcl_cohort.rst",
+            category="reportcl (paper 001)",
+            subcategory="Curated inputs",
+        ),
         md="results/tables/reportcl_cohort.md",
         tex="results/tables/reportcl_cohort.tex",
     params:

@@ -227,3 +227,42 @@ def summarise_curation(indexes: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
             counts = per_class[measure].reindex(order, fill_value=0)
             table[f"{name}_{measure}"] = [*counts.astype(int), int(counts.sum())]
     return table
+
+
+def combine_transfer_split(
+    internal: tuple[np.ndarray, pd.DataFrame], site: tuple[np.ndarray, pd.DataFrame], site_classes: Sequence[str],
+    split: str, array_path: Path | str, index_path: Path | str,
+) -> pd.DataFrame:
+    """One split of an external site's transfer dataset (paper 000, Section 2.1 and Fig. 3).
+
+    The paper builds each external dataset from a fixed number of images per sequence (220), the
+    site's for the sequences it has, "the originals from the in-house internal dataset" for the
+    others. Here training and validation take the site's slices of ``site_classes`` and, of every
+    other class, whole internal series (in key order, i.e. a fixed random draw) up to the site's
+    mean number of slices per class; the test split is the site's slices alone, so its accuracy is
+    that of the new sequences. ``internal`` and ``site`` are (images, index) pairs of the same split.
+    Returns the index of the written array.
+    """
+    site_images, site_index = site
+    other_classes = sorted(set(site_index["label"]) - set(site_classes))
+    if other_classes:
+        raise ValueError(f"{split}: the site's slices hold classes {other_classes} beyond its {list(site_classes)}")
+    parts = [(site_images, site_index)]
+    if split != "test":
+        internal_images, internal_index = internal
+        per_class = math.ceil(len(site_index) / len(site_classes))
+        kept = []
+        for _, slices in internal_index[~internal_index["label"].isin(site_classes)].groupby("label", sort=True):
+            series_order = slices["series_key"].drop_duplicates()
+            before = slices.groupby("series_key", sort=False).size().reindex(series_order).cumsum().shift(fill_value=0)
+            kept.append(slices[slices["series_key"].isin(before[before < per_class].index)])
+        parts.insert(0, (internal_images, pd.concat(kept) if kept else internal_index.iloc[:0]))
+    images = np.concatenate([np.asarray(array[index["row"].to_numpy()]) for array, index in parts])
+    index = pd.concat([index for _, index in parts], ignore_index=True)
+    index["row"] = np.arange(len(index))
+    Path(array_path).parent.mkdir(parents=True, exist_ok=True)
+    np.save(array_path, images.astype(SLICE_DTYPE))
+    write_table(index, index_path, INDEX_COLUMNS)
+    log.info("%s: %d site slices (%s) and %d internal slices of the other classes", split, len(site_index),
+             ",".join(site_classes), len(index) - len(site_index))
+    return index

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from mrissl.phantoms import config_from_section
 from mrissl.phantoms import mr_physics as mr
 from mrissl.phantoms.anatomy import HeadModel, coarse_mni_head, mni_head, random_subject_deformation
 from mrissl.phantoms.dicom import LPS_TO_RAS, deterministic_uid, write_series
@@ -110,12 +111,7 @@ class BrainCohortConfig:
 
     @classmethod
     def from_config(cls, brain: dict) -> BrainCohortConfig:
-        values = {k: tuple(v) if isinstance(v, list) else v for k, v in brain.items()}
-        unknown = set(values) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"phantom.brain has unknown keys {sorted(unknown)}; "
-                             f"known: {sorted(cls.__dataclass_fields__)}")
-        config = cls(**values)
+        config = config_from_section(cls, brain, "phantom.brain")
         if config.max_slices < MIN_SLICES:
             raise ValueError(f"phantom.brain.max_slices {config.max_slices} must be at least {MIN_SLICES}")
         if not 1 <= config.series_per_study[0] <= config.series_per_study[1] <= len(CLASSES):
@@ -540,7 +536,7 @@ def _study_dates(rng: np.random.Generator, n: int, birth_date: str) -> list[dt.d
             for d in dates]
 
 
-def _head_pose(rng: np.random.Generator, brain_center: np.ndarray) -> np.ndarray:
+def head_pose(rng: np.random.Generator, brain_center: np.ndarray) -> np.ndarray:
     """Scanner LPS mm -> subject (template-like RAS) mm: head tilted a few degrees, near isocentre."""
     rotation = small_rotation(rng, 8.0) @ LPS_TO_RAS[:3, :3]
     pose = np.eye(4)
@@ -581,7 +577,7 @@ def _study(rng: np.random.Generator, head: HeadModel, subject: Deformation, subj
     vendor = _pick(rng, list(SCANNERS))
     model = _pick(rng, SCANNERS[vendor][field_t])
     tissues = {name: mr.perturbed(subject_tissues[name], rng, 0.02) for name in head.tissues}
-    deformation = subject.after(_head_pose(rng, head.brain_center))
+    deformation = subject.after(head_pose(rng, head.brain_center))
     header = {
         "AccessionNumber": accession, "StudyInstanceUID": uids["study"], "FrameOfReferenceUID": uids["frame"],
         "StudyDate": when.strftime("%Y%m%d"), "StudyTime": when.strftime("%H%M%S"),

@@ -34,6 +34,7 @@ import pandas as pd
 from scipy.spatial.transform import Rotation
 from threadpoolctl import threadpool_limits
 
+from mrissl.phantoms import config_from_section
 from mrissl.phantoms import mr_physics as mr
 from mrissl.phantoms.anatomy import HeadModel, mni_head, random_subject_deformation
 from mrissl.phantoms.brain import (
@@ -43,7 +44,7 @@ from mrissl.phantoms.brain import (
     BrainCohortConfig,
     Protocol,
     Study,
-    _head_pose,
+    head_pose,
     render_series,
 )
 from mrissl.phantoms.dicom import LPS_TO_RAS
@@ -81,12 +82,7 @@ class PathologyCohortConfig:
 
     @classmethod
     def from_config(cls, section: dict) -> PathologyCohortConfig:
-        values = {k: tuple(v) if isinstance(v, list) else v for k, v in section.items()}
-        unknown = set(values) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"phantom.pathology has unknown keys {sorted(unknown)}; "
-                             f"known: {sorted(cls.__dataclass_fields__)}")
-        config = cls(**values)
+        config = config_from_section(cls, section, "phantom.pathology")
         if set(config.class_weights) != set(CLASSES) or not all(w >= 0 for w in config.class_weights.values()):
             raise ValueError(f"phantom.pathology.class_weights must give a weight >= 0 to each of {list(CLASSES)}")
         return config
@@ -172,7 +168,7 @@ def _study(rng: np.random.Generator, head: HeadModel, lesions: list[Lesion], sub
     model = str(rng.choice(SCANNERS[vendor][field_t]))
     institution = str(rng.choice(INSTITUTIONS))
     tissues = {name: mr.perturbed(mr.tissue(name, field_t), rng, 0.04) for name in lesioned.tissues}
-    reference_pose = _head_pose(rng, head.brain_center)
+    reference_pose = head_pose(rng, head.brain_center)
     reference = subject_deformation.after(reference_pose)
     center = (np.linalg.inv(reference.linear) @ np.append(head.brain_center, 1.0))[:3]
     motions = []

@@ -45,6 +45,7 @@ from scipy import ndimage
 from threadpoolctl import threadpool_limits
 
 from mrissl.curate.longitudinal import RAW_SCAN_COLUMNS
+from mrissl.phantoms import config_from_section
 from mrissl.phantoms import mr_physics as mr
 from mrissl.phantoms.scanner import bias_field, plan_acquisition, rician_noise, small_rotation
 from mrissl.readers.spider import SPIDER_CANAL_LABEL, SPIDER_DISC_LABELS, SPIDER_GRADINGS, SPIDER_VERTEBRA_LABELS
@@ -116,12 +117,7 @@ class SpineCohortConfig:
 
     @classmethod
     def from_config(cls, spine: dict) -> SpineCohortConfig:
-        values = {k: tuple(v) if isinstance(v, list) else v for k, v in spine.items()}
-        unknown = set(values) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"phantom.spine has unknown keys {sorted(unknown)}; "
-                             f"known: {sorted(cls.__dataclass_fields__)}")
-        config = cls(**values)
+        config = config_from_section(cls, spine, "phantom.spine")
         low, high = config.followup_years
         if config.second_followup_fraction > 0 and high - low < 1.0:
             raise ValueError(f"phantom.spine.followup_years {list(config.followup_years)} must span at least a year "

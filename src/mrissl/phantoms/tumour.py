@@ -39,6 +39,7 @@ from scipy import ndimage
 from threadpoolctl import threadpool_limits
 
 from mrissl.curate.tumour import LOCATIONS, MARKERS
+from mrissl.phantoms import config_from_section
 from mrissl.phantoms import mr_physics as mr
 from mrissl.phantoms.anatomy import HeadModel, coarse_mni_head, mni_brain_mask, mni_head, random_subject_deformation
 from mrissl.phantoms.dicom import LPS_TO_RAS
@@ -191,12 +192,7 @@ class TumourCohortConfig:
 
     @classmethod
     def from_config(cls, section: dict) -> TumourCohortConfig:
-        values = {k: tuple(v) if isinstance(v, list) else v for k, v in section.items()}
-        unknown = set(values) - set(cls.__dataclass_fields__)
-        missing = set(cls.__dataclass_fields__) - set(values)
-        if unknown or missing:
-            raise ValueError(f"tumour cohort config: unknown keys {sorted(unknown)}, missing keys {sorted(missing)}")
-        config = cls(**values)
+        config = config_from_section(cls, section, "phantom.tumour_*")
         if set(config.marker_weights) != set(MARKERS) or sum(config.marker_weights.values()) <= 0:
             raise ValueError(f"marker_weights must give each of {list(MARKERS)} a weight >= 0, "
                              f"not all zero; got {config.marker_weights}")
