@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from mrissl.augment import AugmentConfig, augment_batch, device_generator
+from mrissl.augment import AugmentConfig, augment_batch, bicubic_weights, device_generator
 from mrissl.datasets import to_batch
 
 CPU = torch.device("cpu")
@@ -53,3 +53,10 @@ def test_to_batch_resizes_within_range():
     assert batch.shape == (3, 1, 64, 64) and batch.dtype == torch.float32
     assert batch.min() >= 0.1 - 1e-3 and batch.max() <= 0.9 + 1e-3
     assert torch.equal(to_batch(slices, CPU, image_size=84)[:, 0], torch.from_numpy(slices.astype(np.float32)))
+
+
+def test_separable_bicubic_weights_equal_torch_bicubic_upsampling():
+    coarse = torch.randn(3, 2, 5, 5, generator=torch.Generator().manual_seed(0))
+    expected = torch.nn.functional.interpolate(coarse, size=(84, 60), mode="bicubic", align_corners=True)
+    cpu = torch.device("cpu")
+    torch.testing.assert_close(bicubic_weights(5, 84, cpu) @ coarse @ bicubic_weights(5, 60, cpu).T, expected)
