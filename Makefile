@@ -17,7 +17,7 @@ demo: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -rs
+	$(BIN)/python -m pytest -q -rs --durations=12
 
 report: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --report results/report.html

@@ -20,10 +20,11 @@ from mrissl.readers import read_dataset
 SITES = {
     "brats_like": dict(layout="brats2021", classes=["T1", "T2", "FLAIR"], n_patients=2,
                        manufacturers=["GE MEDICAL SYSTEMS"], field_strengths_t=[3.0], matrix=[48, 64],
-                       slice_thickness_mm=[3.0, 6.0], noise=[0.02, 0.04], bias_field=0.2, resample_mm=4.0),
+                       slice_thickness_mm=[3.0, 6.0], noise=[0.02, 0.04], bias_field=0.2, max_slices=48,
+                       resample_mm=4.0),
     "adni_like": dict(layout="bids", classes=["T1", "T2"], n_patients=2, manufacturers=["SIEMENS"],
                       field_strengths_t=[1.5], matrix=[48, 64], slice_thickness_mm=[3.0, 6.0], noise=[0.01, 0.02],
-                      bias_field=0.1, resample_mm=None),
+                      bias_field=0.1, max_slices=48, resample_mm=None),
 }
 
 

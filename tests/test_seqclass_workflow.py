@@ -125,7 +125,10 @@ def test_changed_fine_tuning_setting_reruns_fine_tuning_and_what_follows(tiny_ru
     proc = run_snakemake(work, "-n", "--configfile", "config/tiny.yaml", str(override))
     counts = job_counts(proc.stdout)
     assert "seqclass_pretrain" not in counts and "seqclass_header_baseline" not in counts
-    assert counts["seqclass_finetune"] == counts["seqclass_evaluate"] == 3  # 2 pretrained runs + scratch
+    # Internally 2 pretrained runs + scratch; on each external site the focus run + scratch.
+    assert counts["seqclass_finetune"] == counts["seqclass_evaluate"] == 3 + 2 * len(SITES)
+    assert counts["seqclass_transfer_evaluate"] == len(SITES)
+    assert "seqclass_transfer_dataset" not in counts and "phantom_external_site" not in counts
 
 
 def _pretrain_processes(workdir: Path) -> list[int]:
@@ -216,9 +219,11 @@ def test_external_transfer_table_and_its_datasets(tiny_run):
         for folder in (f"evaluate/{scratch}", f"transfer/{focus}", f"evaluate/{focus}"):
             accuracy = pd.read_csv(tiny_run / f"results/seqclass/{site}/{folder}/seed1/accuracy.tsv", sep="\t")
             assert (accuracy["n_test"] == len(test)).all(), (site, folder)
-        # Training mixes the site's classes from the site with the internal slices of the others.
+        # Training takes the site's classes from the site, and internal series of every other class.
         train = pd.read_csv(tiny_run / f"results/seqclass/{site}/slices/train.tsv", sep="\t", dtype=str)
         site_train = pd.read_csv(tiny_run / f"results/cohorts/{site}/slices/train.tsv", sep="\t", dtype=str)
         internal = pd.read_csv(tiny_run / "results/curate/slices/train.tsv", sep="\t", dtype=str)
-        assert set(train["series_key"]) == set(site_train["series_key"]) | set(
-            internal.loc[~internal["label"].isin(spec["classes"]), "series_key"])
+        from_site = train["series_key"].isin(site_train["series_key"])
+        assert set(train.loc[from_site, "series_key"]) == set(site_train["series_key"])
+        assert set(train.loc[~from_site, "series_key"]) <= set(internal["series_key"])
+        assert set(train.loc[~from_site, "label"]) == set(internal["label"]) - set(spec["classes"])

@@ -36,7 +36,6 @@ BRATS2021_TOKENS = {"T1": "t1", "T2": "t2", "FLAIR": "flair"}
 BIDS_SUFFIXES = {"T1": "T1w", "T2": "T2w", "FLAIR": "FLAIR"}
 # The BraTS box around the brain (mm, RAS): 240 x 240 x 155 as the SRI24 grid.
 BRATS_BOX_MM = np.array([240.0, 240.0, 155.0])
-MAX_SLICES = 48  # enough for 2D stacks to cover the brain (the brain cohort caps at 24 for DICOM cost)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,6 +51,7 @@ class ExternalSiteConfig:
     slice_thickness_mm: tuple[float, float]
     noise: tuple[float, float]
     bias_field: float
+    max_slices: int                       # per series: thin 3D series beyond this cover a slab, not the brain
     resample_mm: float | None = None      # BraTS-like: resample to this isotropic template grid and skull-strip
 
     @classmethod
@@ -74,7 +74,7 @@ class ExternalSiteConfig:
         return BrainCohortConfig(
             n_patients=self.n_patients, studies_per_patient=(1, 1), series_per_study=(1, len(self.classes)),
             matrix=self.matrix, slice_thickness_mm=self.slice_thickness_mm, field_strengths_t=self.field_strengths_t,
-            noise=self.noise, bias_field=self.bias_field, wrong_description_rate=0.0, max_slices=MAX_SLICES,
+            noise=self.noise, bias_field=self.bias_field, wrong_description_rate=0.0, max_slices=self.max_slices,
         )
 
 
