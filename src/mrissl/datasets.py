@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from mrissl.curate import SEQUENCE_CLASSES
-from mrissl.curate.slices import INDEX_COLUMNS
+from mrissl.curate.slices import read_slice_index
 
 
 @dataclass(frozen=True)
@@ -45,11 +45,7 @@ def load_slices(npy_path: Path | str, tsv_path: Path | str) -> SliceSet:
             f"{npy_path}: expected a float16 array of shape (N, H, W), got {images.dtype} {images.shape}; "
             "re-run the curation rule that writes it"
         )
-    index = pd.read_csv(tsv_path, sep="\t", dtype={"label": str, "series_key": str, "patient_key": str,
-                                                    "study_key": str})
-    missing = [c for c in INDEX_COLUMNS if c not in index.columns]
-    if missing:
-        raise ValueError(f"{tsv_path}: slice index lacks columns {missing}")
+    index = read_slice_index(tsv_path)
     if len(index) != len(images) or not np.array_equal(index["row"].to_numpy(), np.arange(len(images))):
         raise ValueError(
             f"{tsv_path}: its 'row' column must be 0..{len(images) - 1} to match the {len(images)} images "

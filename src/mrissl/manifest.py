@@ -48,13 +48,20 @@ def salted_key(salt: str, value: object) -> str:
     return hashlib.sha256(f"{salt}\x00{value}".encode()).hexdigest()[:16]
 
 
+def read_checked_table(path: Path | str, columns: list[str], what: str, remedy: str, **read_csv) -> pd.DataFrame:
+    """Read a TSV the pipeline wrote (``read_csv`` options as pandas takes them), checking it has ``columns``;
+    the error names the file, the ``what`` it should be, and the ``remedy``."""
+    table = pd.read_csv(path, sep="\t", **read_csv)
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise ValueError(f"{path}: {what} lacks columns {missing}; {remedy}")
+    return table
+
+
 def read_manifest(path: Path | str) -> pd.DataFrame:
     """Read a manifest TSV, checking it has every column of the schema."""
-    df = pd.read_csv(path, sep="\t", dtype={"label": str}, keep_default_na=False, na_values=[""])
-    missing = [c for c in MANIFEST_COLUMNS if c not in df.columns]
-    if missing:
-        raise ValueError(f"{path}: manifest lacks columns {missing}; was it written by mrissl ingest?")
-    return df
+    return read_checked_table(path, MANIFEST_COLUMNS, "manifest", "was it written by mrissl ingest?",
+                              dtype={"label": str}, keep_default_na=False, na_values=[""])
 
 
 def write_table(df: pd.DataFrame, path: Path | str, columns: list[str]) -> None:

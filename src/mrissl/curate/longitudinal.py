@@ -20,7 +20,7 @@ import pandas as pd
 
 from mrissl.curate.splits import SPLIT_NAMES, assert_disjoint_splits, split_patients
 from mrissl.curate.vertebrae import IVD_LEVELS
-from mrissl.manifest import salted_key
+from mrissl.manifest import read_checked_table, salted_key
 from mrissl.readers.rows import patient_key
 from mrissl.readers.spider import SPIDER_DISC_LABELS
 
@@ -37,12 +37,9 @@ log = logging.getLogger(__name__)
 
 def read_raw_scans(path: Path | str) -> pd.DataFrame:
     """The cohort's scan table (raw ids), checked for its columns."""
-    table = pd.read_csv(path, sep="\t", dtype={"scan": str, "subject": str, "twin_pair": str, "zygosity": str},
-                        keep_default_na=False)
-    missing = [c for c in RAW_SCAN_COLUMNS if c not in table.columns]
-    if missing:
-        raise ValueError(f"{path}: the scan table lacks columns {missing}; it needs {RAW_SCAN_COLUMNS}")
-    return table
+    return read_checked_table(path, RAW_SCAN_COLUMNS, "the scan table", f"it needs {RAW_SCAN_COLUMNS}",
+                              dtype={"scan": str, "subject": str, "twin_pair": str, "zygosity": str},
+                              keep_default_na=False)
 
 
 def link_scans(manifest: pd.DataFrame, raw_scans: pd.DataFrame, salt: str, source: str = "spider") -> pd.DataFrame:
@@ -93,12 +90,11 @@ def link_gradings(gradings: pd.DataFrame, scans: pd.DataFrame) -> pd.DataFrame:
 
 def read_scan_table(path: Path | str) -> pd.DataFrame:
     """Read a table written from ``link_scans`` (keys stay strings)."""
-    table = pd.read_csv(path, sep="\t", dtype={c: str for c in ("scan_key", "subject_key", "group_key", "series_key")},
-                        keep_default_na=False, na_values={"field_strength_t": [""], "years_from_baseline": [""]})
-    missing = [c for c in SCAN_TABLE_COLUMNS if c not in table.columns]
-    if missing:
-        raise ValueError(f"{path}: the longitudinal scan table lacks columns {missing}; re-run longitudinal_scans")
-    return table
+    return read_checked_table(
+        path, SCAN_TABLE_COLUMNS, "the longitudinal scan table", "re-run longitudinal_scans",
+        dtype={c: str for c in ("scan_key", "subject_key", "group_key", "series_key")},
+        keep_default_na=False, na_values={"field_strength_t": [""], "years_from_baseline": [""]},
+    )
 
 
 def read_gradings(path: Path | str) -> pd.DataFrame:

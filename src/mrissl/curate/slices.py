@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from mrissl.curate import SEQUENCE_CLASSES, ordered_classes
-from mrissl.manifest import write_table
+from mrissl.manifest import read_checked_table, write_table
 
 PLANE_AXIS = {"sagittal": 0, "coronal": 1, "axial": 2}
 INDEX_COLUMNS = ["row", "series_key", "study_key", "patient_key", "plane", "slice_index", "label"]
@@ -205,10 +205,8 @@ def extract_split_slices(
 
 def read_slice_index(path: Path | str) -> pd.DataFrame:
     """Read a slice index TSV written by ``extract_split_slices`` (keys stay strings)."""
-    index = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    missing = [c for c in INDEX_COLUMNS if c not in index.columns]
-    if missing:
-        raise ValueError(f"{path}: slice index lacks columns {missing}; re-run extract_slices")
+    index = read_checked_table(path, INDEX_COLUMNS, "slice index", "re-run extract_slices", dtype=str,
+                               keep_default_na=False)
     return index.astype({"row": int, "slice_index": int})
 
 

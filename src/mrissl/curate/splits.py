@@ -22,6 +22,8 @@ from pathlib import Path
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
+from mrissl.manifest import read_checked_table
+
 SPLIT_NAMES = ("train", "val", "test")
 SPLITS_COLUMNS = ["patient_key", "group_key", "split"]
 UNLABELLED = "unlabelled"
@@ -48,11 +50,8 @@ def assert_disjoint_splits(df: pd.DataFrame, key: str, split_column: str = "spli
 
 def read_splits(path: Path | str) -> pd.DataFrame:
     """Read a splits TSV written from ``split_patients`` (keys stay strings)."""
-    splits = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    missing = [c for c in SPLITS_COLUMNS if c not in splits.columns]
-    if missing:
-        raise ValueError(f"{path}: splits table lacks columns {missing}; re-run split_patients")
-    return splits
+    return read_checked_table(path, SPLITS_COLUMNS, "splits table", "re-run split_patients", dtype=str,
+                              keep_default_na=False)
 
 
 def folds_per_split(fractions: Mapping[str, float]) -> dict[str, int]:

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from mrissl.curate.splits import assert_disjoint_splits
+from mrissl.manifest import read_checked_table
 from mrissl.readers.rows import patient_key
 
 log = logging.getLogger(__name__)
@@ -120,10 +121,8 @@ def preprocess_tumour_cohort(
 
 
 def read_tumour_index(path: Path | str) -> pd.DataFrame:
-    index = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    missing = [c for c in INDEX_COLUMNS if c not in index.columns]
-    if missing:
-        raise ValueError(f"{path}: index lacks columns {missing}; re-run preprocess_tumour")
+    index = read_checked_table(path, INDEX_COLUMNS, "index", "re-run preprocess_tumour", dtype=str,
+                               keep_default_na=False)
     return index.astype({"row": int})
 
 

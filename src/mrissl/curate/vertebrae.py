@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
-from mrissl.manifest import write_table
+from mrissl.manifest import read_checked_table, write_table
 from mrissl.readers.spider import SPIDER_DISC_LABELS, SPIDER_VERTEBRA_LABELS
 
 VB_LEVELS = ("T12", "L1", "L2", "L3", "L4", "L5", "S1")
@@ -257,8 +257,6 @@ def extract_vertebrae(
 
 def read_vertebrae_index(path: Path | str) -> pd.DataFrame:
     """Read an index written by ``extract_vertebrae`` (keys stay strings, grade may be empty)."""
-    index = pd.read_csv(path, sep="\t", dtype={"scan_key": str, "subject_key": str, "group_key": str})
-    missing = [c for c in INDEX_COLUMNS if c not in index.columns]
-    if missing:
-        raise ValueError(f"{path}: vertebrae index lacks columns {missing}; re-run extract_vertebrae")
+    index = read_checked_table(path, INDEX_COLUMNS, "vertebrae index", "re-run extract_vertebrae",
+                               dtype={"scan_key": str, "subject_key": str, "group_key": str})
     return index.astype({"grade": "Int64"})
