@@ -15,8 +15,8 @@ import time
 
 import torch
 
-from mrissl.augment import AugmentConfig, augment_batch, device_generator
-from mrissl.models import pretraining_model, resnet18_encoder
+from mrissl.seqclass.augment import AugmentConfig, augment_batch, device_generator
+from mrissl.seqclass.models import pretraining_model, resnet18_encoder
 
 
 def median_seconds(fn, repeats: int) -> float:

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from mrissl.clip_figures import registration_overlay
+from mrissl.clip.figures import registration_overlay
 from mrissl.figures import save_figure
 from mrissl.runlog import log_to
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mrissl.curate.clip_cohort import registration_summary
+from mrissl.clip.curation import registration_summary
 from mrissl.runlog import log_to
 from mrissl.tables import write_table_formats
 

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from mrissl.clip_figures import report_length_figure
+from mrissl.clip.figures import report_length_figure
 from mrissl.figures import save_figure
 from mrissl.runlog import log_to
 

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from mrissl.curate.clip_cohort import CLIP_SPLITS_COLUMNS, balanced_split
+from mrissl.clip.curation import CLIP_SPLITS_COLUMNS, balanced_split
 from mrissl.manifest import write_table
 from mrissl.runlog import log_to
 

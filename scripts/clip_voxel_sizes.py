@@ -1,6 +1,6 @@
 """Rule clip_voxel_sizes: voxel size per image dimension of the DWI, T2* and FLAIR series (paper 003 Fig. 2)."""
 
-from mrissl.clip_figures import voxel_size_figure
+from mrissl.clip.figures import voxel_size_figure
 from mrissl.figures import save_figure
 from mrissl.manifest import read_manifest
 from mrissl.runlog import log_to

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from mrissl.curate.longitudinal import cohort_table, read_gradings, read_scan_table
-from mrissl.curate.splits import read_splits
+from mrissl.longitudinal.curation import cohort_table, read_gradings, read_scan_table
+from mrissl.splits import read_splits
 from mrissl.runlog import log_to
 from mrissl.tables import write_table_formats
 

@@ -1,6 +1,6 @@
 """Rule longitudinal_scans: the spine cohort's scans keyed by subject and twin pair, and their disc gradings."""
 
-from mrissl.curate.longitudinal import GRADING_COLUMNS, SCAN_TABLE_COLUMNS, link_cohort, read_raw_scans
+from mrissl.longitudinal.curation import GRADING_COLUMNS, SCAN_TABLE_COLUMNS, link_cohort, read_raw_scans
 from mrissl.manifest import read_manifest, write_table
 from mrissl.readers import read_spider_gradings
 from mrissl.runlog import log_to

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from mrissl.curate.tumour import cohort_table, read_tumour_index
+from mrissl.reportcl.curation import cohort_table, read_tumour_index
 from mrissl.runlog import log_to
 from mrissl.tables import write_table_formats
 

@@ -1,6 +1,6 @@
 """Rule reportcl_folds: patient-level cross-validation folds of the internal tumour cohort, by marker."""
 
-from mrissl.curate.tumour import FOLD_COLUMNS, patient_folds, read_tumour_index
+from mrissl.reportcl.curation import FOLD_COLUMNS, patient_folds, read_tumour_index
 from mrissl.manifest import write_table
 from mrissl.runlog import log_to
 

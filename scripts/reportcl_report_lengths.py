@@ -4,7 +4,7 @@ import pandas as pd
 
 from mrissl.figures import save_figure
 from mrissl.runlog import log_to
-from mrissl.tumour_figures import report_length_figure
+from mrissl.reportcl.figures import report_length_figure
 
 log = log_to(snakemake.log[0])
 reports = pd.read_csv(snakemake.input.table, sep="\t", keep_default_na=False)

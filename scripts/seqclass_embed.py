@@ -7,9 +7,9 @@ each label fraction. The same randomly drawn test slices (params.max_points, see
 import numpy as np
 import torch
 
-from mrissl.datasets import load_slices
-from mrissl.finetune import embed
-from mrissl.models import load_encoder
+from mrissl.seqclass.datasets import load_slices
+from mrissl.seqclass.finetune import embed
+from mrissl.seqclass.models import load_encoder
 from mrissl.runlog import log_to
 
 log = log_to(snakemake.log[0])

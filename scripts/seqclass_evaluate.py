@@ -3,8 +3,8 @@
 import pandas as pd
 import torch
 
-from mrissl.datasets import load_slices
-from mrissl.finetune import FinetuneConfig, evaluate_classifier
+from mrissl.seqclass.datasets import load_slices
+from mrissl.seqclass.finetune import FinetuneConfig, evaluate_classifier
 from mrissl.runlog import log_to
 
 log = log_to(snakemake.log[0])

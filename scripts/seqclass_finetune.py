@@ -12,10 +12,10 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from mrissl.datasets import load_slices
-from mrissl.finetune import FinetuneConfig, finetune
+from mrissl.seqclass.datasets import load_slices
+from mrissl.seqclass.finetune import FinetuneConfig, finetune
 from mrissl.runlog import log_to
-from mrissl.train import save_atomically
+from mrissl.seqclass.train import save_atomically
 
 log = log_to(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)

@@ -5,8 +5,8 @@ The same labelled subsets as the image models (the series of their slices), so t
 
 import pandas as pd
 
-from mrissl.curate.slices import read_slice_index
-from mrissl.header_baseline import header_baseline
+from mrissl.seqclass.slices import read_slice_index
+from mrissl.seqclass.header_baseline import header_baseline
 from mrissl.manifest import read_manifest
 from mrissl.runlog import log_to
 

@@ -6,8 +6,8 @@ fine-tuning and the header baseline both read them from here.
 
 import pandas as pd
 
-from mrissl.curate.slices import read_slice_index
-from mrissl.finetune import label_fraction_subsets
+from mrissl.seqclass.slices import read_slice_index
+from mrissl.seqclass.finetune import label_fraction_subsets
 from mrissl.runlog import log_to
 
 log = log_to(snakemake.log[0])

@@ -7,7 +7,7 @@ not depend on the map's settings.
 import numpy as np
 import pandas as pd
 
-from mrissl.latent import silhouette, tsne_2d, umap_2d
+from mrissl.seqclass.latent import silhouette, tsne_2d, umap_2d
 from mrissl.runlog import log_to
 
 log = log_to(snakemake.log[0])

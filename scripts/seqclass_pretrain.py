@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from mrissl.runlog import log_to
-from mrissl.train import PretrainConfig, pretrain
+from mrissl.seqclass.train import PretrainConfig, pretrain
 
 log = log_to(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)

@@ -1,7 +1,7 @@
 """Rule seqclass_transfer_dataset: one split of an external site joined with the internal slices of the other classes."""
 
-from mrissl.curate.slices import combine_transfer_split
-from mrissl.datasets import load_slices
+from mrissl.seqclass.slices import combine_transfer_split
+from mrissl.seqclass.datasets import load_slices
 from mrissl.runlog import log_to
 
 log_to(snakemake.log[0])

@@ -45,6 +45,13 @@ def run_snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 
     return proc
 
 
+def copy_run(run: Path, dest: Path) -> Path:
+    """A copy of a finished working directory (``tiny_run``), mtimes and Snakemake's metadata kept, so that
+    a test can change or re-run part of it without touching the shared run."""
+    shutil.copytree(run, dest, symlinks=True, ignore=shutil.ignore_patterns("locks", "incomplete"))
+    return dest
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
     """The default pipeline on config/tiny.yaml, run once locally; returns the working directory."""

@@ -27,7 +27,7 @@ def test_default_config_is_valid():
 
 
 def test_unknown_key_fails_naming_it(tmp_path):
-    proc = dry_run(tmp_path, lambda c: c["curate"].update(image_sise=84))
+    proc = dry_run(tmp_path, lambda c: c["seqclass"]["curate"].update(image_sise=84))
     assert proc.returncode != 0
     assert "image_sise" in proc.stdout + proc.stderr
 

@@ -28,7 +28,8 @@ from mrissl.ingest import (
     shard_of,
 )
 from mrissl.manifest import MANIFEST_COLUMNS, QUARANTINE_COLUMNS, salted_key, write_table
-from mrissl.phantoms.dicom import LPS_TO_RAS, deterministic_uid, to_stored_values, write_series
+from mrissl.geometry import LPS_TO_RAS
+from mrissl.phantoms.dicom import deterministic_uid, to_stored_values, write_series
 
 SALT = "test-salt"
 SECRETS = {

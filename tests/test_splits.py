@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mrissl.curate import SEQUENCE_CLASSES
-from mrissl.curate.splits import assert_disjoint_splits, folds_per_split, split_patients
+from mrissl.seqclass import SEQUENCE_CLASSES
+from mrissl.splits import assert_disjoint_splits, folds_per_split, split_patients
 from mrissl.manifest import MANIFEST_COLUMNS
 
 FRACTIONS = {"train": 0.7, "val": 0.1, "test": 0.2}

@@ -13,10 +13,10 @@ pytestmark = pytest.mark.workflow
 
 
 def test_tables_and_figures_exist(tiny_run):
-    for stem in ["results/tables/curation_summary"]:
+    for stem in ["results/tables/seqclass_curation_summary"]:
         for ext in ("csv", "md", "tex"):
             assert (tiny_run / f"{stem}.{ext}").stat().st_size > 0
-    assert (tiny_run / "results/figures/curation_montage.png").stat().st_size > 10_000
+    assert (tiny_run / "results/figures/seqclass_curation_montage.png").stat().st_size > 10_000
 
 
 def test_second_run_has_nothing_to_do(tiny_run):
@@ -60,7 +60,7 @@ def test_no_raw_identifier_under_results(tiny_run):
 
 
 def test_splits_are_patient_disjoint(tiny_run):
-    splits = pd.read_csv(tiny_run / "results/curate/splits.tsv", sep="\t")
+    splits = pd.read_csv(tiny_run / "results/seqclass/curate/internal/splits.tsv", sep="\t")
     assert splits.groupby("patient_key")["split"].nunique().max() == 1
     assert set(splits["split"]) == {"train", "val", "test"}
 

@@ -392,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
         "working directory's Snakemake metadata; given a record the pipeline wrote "
         "(results/lineage/...json), prints that instead.",
     )
-    parser.add_argument("path", help="a product, e.g. results/tables/curation_summary.csv, or a lineage record")
+    parser.add_argument("path", help="a product, e.g. results/tables/seqclass_curation_summary.csv, or a lineage record")
     parser.add_argument("--json", action="store_true", help="print the record as JSON instead of text")
     parser.add_argument("--workdir", default=".", help="Snakemake's working directory (default: .)")
     parser.add_argument("--no-cache", action="store_true", help="hash every file afresh, ignoring the hash cache")

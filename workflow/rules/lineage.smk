@@ -8,19 +8,19 @@ rule lineage:
         product="results/{kind}/{file}",
     output:
         record="results/lineage/{kind}/{file}.json",
-    params:
-        redact=[config["ingest"]["salt"]],  # the site's secret salt stays out of results/
-    wildcard_constraints:
-        kind="tables|figures",
-        file=r"[^/]+",
     log:
         "logs/lineage/{kind}/{file}.log",
     benchmark:
         "benchmarks/lineage/{kind}/{file}.tsv"
+    wildcard_constraints:
+        kind="tables|figures",
+        file=r"[^/]+",
     conda:
         "../../envs/plot.yaml"
     threads: threads_of("light")
     resources:
         **resources_of("light"),
+    params:
+        redact=[config["ingest"]["salt"]],  # the site's secret salt stays out of results/
     script:
         "../../scripts/lineage.py"

@@ -5,27 +5,10 @@
 
 
 # The study's tables and figures, for all_targets().
-LONGITUDINAL_PRODUCTS = ["results/tables/longitudinal_cohort.csv", "results/figures/spine_vertebrae_montage.png"]
-
-
-rule phantom_spine:
-    output:
-        data=directory(f"{PHANTOM_ROOT}/spine/data"),
-        scans=f"{PHANTOM_ROOT}/spine/scans.tsv",
-    params:
-        spine=config["phantom"]["spine"],
-        seed=config["seed"],
-    log:
-        "logs/phantom_spine.log",
-    benchmark:
-        "benchmarks/phantom_spine.tsv"
-    conda:
-        "../../envs/curate.yaml"
-    threads: threads_of("curate")
-    resources:
-        **resources_of("curate"),
-    script:
-        "../../scripts/phantom_spine.py"
+PRODUCTS += [
+    "results/tables/longitudinal_cohort.csv",
+    "results/figures/longitudinal_montage.png",
+]
 
 
 rule longitudinal_scans:
@@ -36,43 +19,43 @@ rule longitudinal_scans:
     output:
         scans="results/longitudinal/scans.tsv",
         gradings="results/longitudinal/gradings.tsv",
-    params:
-        salt=config["ingest"]["salt"],
     log:
-        "logs/longitudinal/longitudinal_scans.log",
+        "logs/longitudinal/scans.log",
     benchmark:
-        "benchmarks/longitudinal/longitudinal_scans.tsv"
+        "benchmarks/longitudinal/scans.tsv"
     conda:
         "../../envs/curate.yaml"
     threads: threads_of("light")
     resources:
         **resources_of("light"),
+    params:
+        salt=config["ingest"]["salt"],
     script:
         "../../scripts/longitudinal_scans.py"
 
 
-rule split_longitudinal:
+rule longitudinal_split:
     input:
         scans="results/longitudinal/scans.tsv",
     output:
         splits="results/longitudinal/splits.tsv",
-    params:
-        fractions=config["longitudinal"]["split_fractions"],
-        seed=config["seed"],
     log:
-        "logs/longitudinal/split_longitudinal.log",
+        "logs/longitudinal/split.log",
     benchmark:
-        "benchmarks/longitudinal/split_longitudinal.tsv"
+        "benchmarks/longitudinal/split.tsv"
     conda:
         "../../envs/curate.yaml"
     threads: threads_of("light")
     resources:
         **resources_of("light"),
+    params:
+        fractions=config["longitudinal"]["split_fractions"],
+        seed=config["seed"],
     script:
-        "../../scripts/split_longitudinal.py"
+        "../../scripts/longitudinal_split.py"
 
 
-rule extract_vertebrae:
+rule longitudinal_vertebrae:
     input:
         scans="results/longitudinal/scans.tsv",
         gradings="results/longitudinal/gradings.tsv",
@@ -81,20 +64,20 @@ rule extract_vertebrae:
         vb="results/longitudinal/vertebrae/vb.npy",
         ivd="results/longitudinal/vertebrae/ivd.npy",
         index="results/longitudinal/vertebrae/index.tsv",
-    params:
-        vb_shape=config["longitudinal"]["vb_shape"],
-        ivd_shape=config["longitudinal"]["ivd_shape"],
     log:
-        "logs/longitudinal/extract_vertebrae.log",
+        "logs/longitudinal/vertebrae.log",
     benchmark:
-        "benchmarks/longitudinal/extract_vertebrae.tsv"
+        "benchmarks/longitudinal/vertebrae.tsv"
     conda:
         "../../envs/curate.yaml"
     threads: threads_of("curate")
     resources:
         **resources_of("curate"),
+    params:
+        vb_shape=config["longitudinal"]["vb_shape"],
+        ivd_shape=config["longitudinal"]["ivd_shape"],
     script:
-        "../../scripts/extract_vertebrae.py"
+        "../../scripts/longitudinal_vertebrae.py"
 
 
 rule longitudinal_cohort_table:
@@ -111,25 +94,25 @@ rule longitudinal_cohort_table:
         ),
         md="results/tables/longitudinal_cohort.md",
         tex="results/tables/longitudinal_cohort.tex",
-    params:
-        caption=(
-            "Longitudinal spine cohort per split (by subject, twin pairs together): subjects, scans, "
-            "follow-ups, twin pairs, field strengths and disc degeneration grades per level."
-        ),
     log:
-        "logs/longitudinal/longitudinal_cohort_table.log",
+        "logs/longitudinal/report/cohort_table.log",
     benchmark:
-        "benchmarks/longitudinal/longitudinal_cohort_table.tsv"
+        "benchmarks/longitudinal/report/cohort_table.tsv"
     conda:
         "../../envs/plot.yaml"
     threads: threads_of("light")
     resources:
         **resources_of("light"),
+    params:
+        caption=(
+            "Longitudinal spine cohort per split (by subject, twin pairs together): subjects, scans, "
+            "follow-ups, twin pairs, field strengths and disc degeneration grades per level."
+        ),
     script:
         "../../scripts/longitudinal_cohort_table.py"
 
 
-rule spine_vertebrae_montage:
+rule longitudinal_montage:
     input:
         vb="results/longitudinal/vertebrae/vb.npy",
         ivd="results/longitudinal/vertebrae/ivd.npy",
@@ -138,19 +121,19 @@ rule spine_vertebrae_montage:
         nifti="results/cohorts/spine/nifti",
     output:
         png=report(
-            "results/figures/spine_vertebrae_montage.png",
-            caption="../report/spine_vertebrae_montage.rst",
+            "results/figures/longitudinal_montage.png",
+            caption="../report/longitudinal_montage.rst",
             category="longitudinal (paper 002)",
             subcategory="Curated inputs",
         ),
     log:
-        "logs/longitudinal/spine_vertebrae_montage.log",
+        "logs/longitudinal/report/montage.log",
     benchmark:
-        "benchmarks/longitudinal/spine_vertebrae_montage.tsv"
+        "benchmarks/longitudinal/report/montage.tsv"
     conda:
         "../../envs/plot.yaml"
     threads: threads_of("light")
     resources:
         **resources_of("light"),
     script:
-        "../../scripts/spine_vertebrae_montage.py"
+        "../../scripts/longitudinal_montage.py"

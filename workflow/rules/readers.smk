@@ -9,9 +9,6 @@ rule read_dataset:
         manifest="results/ingest/manifest.tsv",
         quarantine="results/ingest/quarantine.tsv",
         nifti=directory("results/ingest/nifti/dataset"),
-    params:
-        source=config["data"]["source"],
-        salt=config["ingest"]["salt"],
     log:
         "logs/ingest/read_dataset.log",
     benchmark:
@@ -21,6 +18,9 @@ rule read_dataset:
     threads: threads_of("curate")
     resources:
         **resources_of("curate"),
+    params:
+        source=config["data"]["source"],
+        salt=config["ingest"]["salt"],
     script:
         "../../scripts/read_dataset.py"
 
@@ -30,8 +30,6 @@ rule spider_gradings:
         root=config["data"]["root"],
     output:
         gradings="results/ingest/spider_gradings.tsv",
-    params:
-        salt=config["ingest"]["salt"],
     log:
         "logs/ingest/spider_gradings.log",
     benchmark:
@@ -41,5 +39,7 @@ rule spider_gradings:
     threads: threads_of("light")
     resources:
         **resources_of("light"),
+    params:
+        salt=config["ingest"]["salt"],
     script:
         "../../scripts/spider_gradings.py"

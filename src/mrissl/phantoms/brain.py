@@ -21,10 +21,11 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from mrissl.phantoms import config_from_section
+from mrissl.config import config_from_section
 from mrissl.phantoms import mr_physics as mr
 from mrissl.phantoms.anatomy import HeadModel, coarse_mni_head, mni_head, random_subject_deformation
-from mrissl.phantoms.dicom import LPS_TO_RAS, deterministic_uid, write_series
+from mrissl.geometry import LPS_TO_RAS
+from mrissl.phantoms.dicom import deterministic_uid, write_series
 from mrissl.phantoms.scanner import (
     Deformation,
     EpiDistortion,

@@ -5,7 +5,7 @@ Geometry convention (shared by every phantom cohort and by the ingest tests):
 to patient LPS millimetres. Its first column is the row direction cosine times the column
 spacing, its second the column direction cosine times the row spacing, its third the slice
 normal times the slice spacing, its fourth the position of the first voxel of slice 0.
-The NIfTI (RAS) affine of the same voxels is ``LPS_TO_RAS @ affine_lps``.
+The NIfTI (RAS) affine of the same voxels is ``LPS_TO_RAS @ affine_lps`` (``mrissl.geometry``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 MR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
-LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 
 
 def deterministic_uid(*parts: object) -> str:

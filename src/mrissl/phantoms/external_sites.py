@@ -23,11 +23,11 @@ import numpy as np
 from nibabel.processing import resample_from_to
 from threadpoolctl import threadpool_limits
 
-from mrissl.phantoms import config_from_section
+from mrissl.config import config_from_section
+from mrissl.geometry import LPS_TO_RAS
 from mrissl.phantoms import mr_physics as mr
 from mrissl.phantoms.anatomy import grid_affine, mni_brain_mask, mni_head, random_subject_deformation
 from mrissl.phantoms.brain import PROTOCOL_SAMPLERS, SCANNERS, BrainCohortConfig, Study, head_pose, render_series
-from mrissl.phantoms.dicom import LPS_TO_RAS
 
 log = logging.getLogger(__name__)
 

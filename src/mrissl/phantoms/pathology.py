@@ -6,7 +6,7 @@ main lesion of that class (``lesions``), perhaps incidental white-matter change,
 from the brain cohort's protocol samplers (FLAIR, non-SWI T2* GRE, DWI trace at b = 1000) and
 rendered by its scanner model, each with its own matrix, slice thickness, field of view and tilt,
 and with the head moved between series by a random rigid motion about the brain centre: the
-series must be registered before they can be stacked (``mrissl.curate.registration``).
+series must be registered before they can be stacked (``mrissl.clip.registration``).
 
 Written as a BIDS raw dataset (what the ``bids`` reader takes)::
 
@@ -34,7 +34,8 @@ import pandas as pd
 from scipy.spatial.transform import Rotation
 from threadpoolctl import threadpool_limits
 
-from mrissl.phantoms import config_from_section
+from mrissl.config import config_from_section
+from mrissl.geometry import LPS_TO_RAS
 from mrissl.phantoms import mr_physics as mr
 from mrissl.phantoms.anatomy import HeadModel, mni_head, random_subject_deformation
 from mrissl.phantoms.brain import (
@@ -47,7 +48,6 @@ from mrissl.phantoms.brain import (
     head_pose,
     render_series,
 )
-from mrissl.phantoms.dicom import LPS_TO_RAS
 from mrissl.phantoms.lesions import Lesion, class_lesion, small_vessel_disease, with_lesions
 from mrissl.phantoms.pathology_reports import CLASSES, report_class, write_report
 from mrissl.phantoms.scanner import Deformation, vendor_intensity_scale

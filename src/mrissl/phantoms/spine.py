@@ -44,10 +44,10 @@ import SimpleITK as sitk
 from scipy import ndimage
 from threadpoolctl import threadpool_limits
 
-from mrissl.curate.longitudinal import RAW_SCAN_COLUMNS
-from mrissl.phantoms import config_from_section
+from mrissl.config import config_from_section
 from mrissl.phantoms import mr_physics as mr
 from mrissl.phantoms.scanner import bias_field, plan_acquisition, rician_noise, small_rotation
+from mrissl.vocabulary import RAW_SCAN_COLUMNS
 from mrissl.readers.spider import SPIDER_CANAL_LABEL, SPIDER_DISC_LABELS, SPIDER_GRADINGS, SPIDER_VERTEBRA_LABELS
 
 log = logging.getLogger(__name__)

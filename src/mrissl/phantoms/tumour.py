@@ -38,11 +38,10 @@ import pandas as pd
 from scipy import ndimage
 from threadpoolctl import threadpool_limits
 
-from mrissl.curate.tumour import LOCATIONS, MARKERS
-from mrissl.phantoms import config_from_section
+from mrissl.config import config_from_section
+from mrissl.geometry import LPS_TO_RAS
 from mrissl.phantoms import mr_physics as mr
 from mrissl.phantoms.anatomy import HeadModel, coarse_mni_head, mni_brain_mask, mni_head, random_subject_deformation
-from mrissl.phantoms.dicom import LPS_TO_RAS
 from mrissl.phantoms.scanner import (
     Acquisition,
     Deformation,
@@ -53,6 +52,7 @@ from mrissl.phantoms.scanner import (
     voxel_coordinates,
 )
 from mrissl.phantoms.tumour_reports import write_report
+from mrissl.vocabulary import LOCATIONS, MARKERS
 
 log = logging.getLogger(__name__)
 

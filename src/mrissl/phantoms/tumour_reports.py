@@ -8,7 +8,7 @@ real reports mix (2015-03-12, 12/03/2015, March 12, 2015, 12-Mar-2015). Follow-u
 with a prior study and, more often after about 2010 when BRAF testing became routine, name the
 known histology and genetic marker ("known KIAA1549-BRAF fusion positive pilocytic astrocytoma",
 "BRAF V600E-mutant ganglioglioma", "BRAF wild-type low-grade glioma") in the history or impression:
-the leakage that report cleaning (``mrissl.curate.reports``) must remove.
+the leakage that report cleaning (``mrissl.reportcl.reports``) must remove.
 
 Every phrase that names a marker is built from ``MARKER_PHRASES``; nothing else in a report does.
 """

@@ -28,7 +28,7 @@ import SimpleITK as sitk
 
 from mrissl.ingest import nifti_fields, write_deidentified_nifti
 from mrissl.manifest import MANIFEST_COLUMNS, QUARANTINE_COLUMNS, salted_key
-from mrissl.phantoms.dicom import LPS_TO_RAS
+from mrissl.geometry import LPS_TO_RAS
 
 log = logging.getLogger(__name__)
 

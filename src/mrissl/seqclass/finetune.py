@@ -1,0 +1,191 @@
+"""Supervised fine-tuning on a fraction of the labels, model selection on validation, test metrics.
+
+The pieces are kept apart so that the test split cannot leak into model selection: ``finetune``
+receives the training subset and the validation split only, picks the epoch with the best
+validation accuracy, and returns that model; ``evaluate_classifier`` alone touches the test split.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from sklearn.metrics import accuracy_score, confusion_matrix, recall_score
+from torch import nn
+
+from mrissl.seqclass.augment import AugmentConfig, augment_batch, device_generator
+from mrissl.seqclass import SEQUENCE_CLASSES
+from mrissl.seqclass.datasets import SliceSet, epoch_order, inference_batches, iterate_batches, to_batch
+from mrissl.seqclass.models import Classifier, resnet18_encoder
+from mrissl.config import config_from_section
+from mrissl.seqclass.train import cpu_state, derived_seed, resolve_device
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    epochs: int = 20
+    batch_size: int = 64
+    lr: float = 1e-3                  # AdamW, whole network
+    weight_decay: float = 1e-4
+    min_steps_per_epoch: int = 10     # small label fractions cycle through their slices this often
+    image_size: int = 84
+    widen_factor: float = 1.0
+    seed: int = 0
+    device: str = "auto"
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> FinetuneConfig:
+        return config_from_section(cls, values, "seqclass.finetune")
+
+
+@dataclass
+class FinetuneResult:
+    state: dict[str, torch.Tensor]    # the Classifier at the best validation epoch
+    history: pd.DataFrame             # epoch, train_loss, val_accuracy
+    best_epoch: int
+    best_val_accuracy: float
+
+
+@dataclass
+class ClassificationMetrics:
+    accuracy: float
+    per_class: pd.DataFrame           # class, n, accuracy (the class's recall; NaN when absent)
+    confusion: pd.DataFrame           # rows: true class, columns: predicted class
+
+
+def label_fraction_subsets(index_df: pd.DataFrame, fractions: list[float], seed: int) -> dict[float, np.ndarray]:
+    """Row numbers of the labelled subset for each fraction of a training split, sampled by patient.
+
+    Patients are put in a random order fixed by ``seed`` and their slices follow one another in that
+    order (in random order within a patient); a fraction f takes the first ceil(f * N) slices, i.e.
+    whole patients with only the last one cut. A class still missing then gets the first slice of
+    it in the same order. Both steps depend only on the order, so the subsets are nested (a
+    smaller fraction's subset lies inside every larger one's) whatever list of fractions is asked.
+    """
+    bad = [f for f in fractions if not 0 < f <= 1]
+    if bad:
+        raise ValueError(f"label fractions must be in (0, 1], got {bad} (0.5% is 0.005)")
+    rng = np.random.default_rng(seed)
+    patients = np.sort(index_df["patient_key"].unique())
+    patient_rank = dict(zip(rng.permutation(patients), range(len(patients))))
+    within_patient = rng.random(len(index_df))
+    order = np.lexsort((within_patient, index_df["patient_key"].map(patient_rank).to_numpy()))
+    rows = index_df["row"].to_numpy()[order]
+    labels = index_df["label"].to_numpy()[order]
+    first_of_class = {label: rows[np.argmax(labels == label)] for label in np.unique(labels)}
+
+    subsets = {}
+    for fraction in fractions:
+        n = math.ceil(fraction * len(rows))
+        missing = set(first_of_class) - set(labels[:n])
+        fill = np.array([first_of_class[c] for c in sorted(missing)], dtype=rows.dtype)
+        subsets[fraction] = np.sort(np.concatenate([rows[:n], fill]))
+    return subsets
+
+
+def _outputs(module: nn.Module, images: np.ndarray, image_size: int, batch_size: int,
+             device: torch.device) -> np.ndarray:
+    """``module`` applied to every image, in order, in evaluation mode."""
+    module.eval()
+    outputs = []
+    with torch.no_grad(), torch.autocast(device.type, enabled=device.type == "cuda"):
+        for chunk in inference_batches(images, batch_size):
+            outputs.append(module(to_batch(chunk, device, image_size)).float().cpu().numpy())
+    return np.concatenate(outputs)
+
+
+def predict(model: nn.Module, images: np.ndarray, image_size: int, batch_size: int,
+            device: torch.device) -> np.ndarray:
+    """Predicted class ids of the (N, H, W) ``images``."""
+    return _outputs(model, images, image_size, batch_size, device).argmax(axis=1)
+
+
+def embed(encoder: nn.Module, images: np.ndarray, image_size: int = 84, batch_size: int = 256,
+          device: str = "auto") -> np.ndarray:
+    """(N, F) encoder features of the (N, H, W) ``images`` (F = 512 for ResNet-18), for latent plots."""
+    target = resolve_device(device)
+    return _outputs(encoder.to(target), images, image_size, batch_size, target)
+
+
+def finetune(train: SliceSet, train_rows: np.ndarray, val: SliceSet, config: FinetuneConfig,
+             encoder_state: dict[str, torch.Tensor] | None = None,
+             classes: tuple[str, ...] = SEQUENCE_CLASSES) -> FinetuneResult:
+    """Train encoder + linear head on ``train_rows`` of ``train``; keep the epoch best on ``val``.
+
+    ``encoder_state`` is a pretrained encoder; ``None`` trains from random weights (the supervised
+    baseline). Ties in validation accuracy keep the earlier epoch.
+    """
+    device = resolve_device(config.device)
+    use_amp = device.type == "cuda"
+    torch.manual_seed(config.seed)  # the head (and, without a pretrained encoder, the encoder)
+    encoder = resnet18_encoder(config.widen_factor)
+    if encoder_state is not None:
+        encoder.load_state_dict(encoder_state)
+    model = Classifier(encoder, len(classes)).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    scaler = torch.amp.GradScaler(device.type, enabled=use_amp)
+    train_labels = torch.tensor(train.labels(classes), device=device)
+    val_labels = val.labels(classes)
+    n_steps = max(math.ceil(len(train_rows) / config.batch_size), config.min_steps_per_epoch)
+
+    history, best_state, best_epoch, best_accuracy = [], None, 0, -1.0
+    for epoch in range(config.epochs):
+        began = time.perf_counter()
+        model.train()
+        generator = device_generator(device, derived_seed(config.seed, epoch))
+        order = train_rows[epoch_order(len(train_rows), config.seed, epoch)]
+        loss_sum = 0.0
+        for rows in iterate_batches(order, config.batch_size, n_steps):
+            images = augment_batch(to_batch(train.images[rows], device, config.image_size), config.augment, generator)
+            with torch.autocast(device.type, enabled=use_amp):
+                logits = model(images)
+            loss = F.cross_entropy(logits.float(), train_labels[torch.from_numpy(rows).to(device)])
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            loss_sum += loss.item()
+        val_accuracy = float(accuracy_score(val_labels, predict(model, val.images, config.image_size,
+                                                                 config.batch_size, device)))
+        history.append({"epoch": epoch + 1, "train_loss": loss_sum / n_steps, "val_accuracy": val_accuracy})
+        if val_accuracy > best_accuracy:
+            best_state, best_epoch, best_accuracy = cpu_state(model), epoch + 1, val_accuracy
+        log.info("fine-tune epoch %d/%d on %d slices: loss %.4f, val accuracy %.4f, %.1f s", epoch + 1,
+                 config.epochs, len(train_rows), loss_sum / n_steps, val_accuracy, time.perf_counter() - began)
+    return FinetuneResult(state=best_state, history=pd.DataFrame(history), best_epoch=best_epoch,
+                          best_val_accuracy=best_accuracy)
+
+
+def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray,
+                           classes: tuple[str, ...] = SEQUENCE_CLASSES) -> ClassificationMetrics:
+    """Accuracy, per-class accuracy and confusion matrix (scikit-learn) over the class ids 0..K-1."""
+    ids = list(range(len(classes)))
+    return ClassificationMetrics(
+        accuracy=float(accuracy_score(y_true, y_pred)),
+        per_class=pd.DataFrame({
+            "class": classes,
+            "n": np.bincount(y_true, minlength=len(classes)),
+            "accuracy": recall_score(y_true, y_pred, labels=ids, average=None, zero_division=np.nan),
+        }),
+        confusion=pd.DataFrame(confusion_matrix(y_true, y_pred, labels=ids),
+                               index=pd.Index(classes, name="true"), columns=list(classes)),
+    )
+
+
+def evaluate_classifier(state: dict[str, torch.Tensor], test: SliceSet, config: FinetuneConfig,
+                        classes: tuple[str, ...] = SEQUENCE_CLASSES) -> ClassificationMetrics:
+    """Metrics of the fine-tuned classifier ``state`` on the test split."""
+    device = resolve_device(config.device)
+    model = Classifier(resnet18_encoder(config.widen_factor), len(classes))
+    model.load_state_dict(state)
+    predicted = predict(model.to(device), test.images, config.image_size, config.batch_size, device)
+    return classification_metrics(test.labels(classes), predicted, classes)

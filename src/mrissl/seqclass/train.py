@@ -1,0 +1,155 @@
+"""Self-supervised pretraining (SimCLR or SimSiam) of the ResNet-18 encoder, resumable.
+
+A run checkpoints after every epoch into a folder of its own (``last.pt``: model, optimiser,
+scheduler, grad-scaler states and the metrics so far) and, when started again with the same
+settings, continues from there. Every random draw inside an epoch (batch order, augmentations)
+comes from generators seeded by (seed, epoch), so the random state at an epoch boundary is
+fully given by the epoch number: a killed-and-resumed run on CPU ends with byte-identical
+metrics and weights to an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from mrissl.config import config_from_section
+from mrissl.seqclass.augment import AugmentConfig, augment_batch, device_generator
+from mrissl.seqclass.datasets import epoch_order, iterate_batches, to_batch
+from mrissl.seqclass.losses import contrastive_top1, normalised_std
+from mrissl.seqclass.models import pretraining_model, resnet18_encoder
+
+log = logging.getLogger(__name__)
+
+METRIC_COLUMNS = ["epoch", "loss", "contrastive_top1", "z_std", "lr"]
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    method: str = "simclr"            # simclr | simsiam
+    batch_size: int = 256
+    image_size: int = 84              # slices are resized on the device when stored at another size
+    epochs: int = 50
+    lr: float = 0.05                  # per 256 images; the optimiser uses lr * batch_size / 256
+    weight_decay: float = 1e-4
+    temperature: float = 0.5          # SimCLR only
+    widen_factor: float = 1.0         # 1.0 is ResNet-18; 0.5 halves every layer's width
+    seed: int = 0
+    device: str = "auto"              # auto (CUDA when present, else CPU) | cpu | cuda | cuda:N
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> PretrainConfig:
+        return config_from_section(cls, values, "seqclass.pretrain")
+
+
+@dataclass
+class PretrainResult:
+    metrics: pd.DataFrame                       # one row per epoch, columns METRIC_COLUMNS
+    encoder_initial: dict[str, torch.Tensor]    # encoder weights before training ("epoch 0")
+    encoder_final: dict[str, torch.Tensor]
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> CUDA when present, else CPU; anything else as torch spells it."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def derived_seed(*parts: int) -> int:
+    """An independent 63-bit seed for each tuple of integers (e.g. seed, epoch)."""
+    return int(np.random.SeedSequence(list(parts)).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+def save_atomically(obj: object, path: Path) -> None:
+    """torch.save via a temporary file, so a kill mid-write never leaves a truncated checkpoint."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def cpu_state(module: nn.Module) -> dict[str, torch.Tensor]:
+    return {key: value.detach().cpu().clone() for key, value in module.state_dict().items()}
+
+
+def pretrain(images: np.ndarray, config: PretrainConfig, checkpoint_dir: Path | str) -> PretrainResult:
+    """Pretrain an encoder on the (N, H, W) slices ``images``; resume from ``checkpoint_dir`` if it holds a run."""
+    checkpoint_dir = Path(checkpoint_dir)
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    device = resolve_device(config.device)
+    use_amp = device.type == "cuda"
+    n_batches = len(images) // config.batch_size  # drop the last partial batch: a contrastive loss depends on N
+    if n_batches == 0:
+        raise ValueError(f"{len(images)} training slices cannot fill one batch of {config.batch_size}; "
+                         "lower the batch size or curate more slices")
+
+    torch.manual_seed(config.seed)  # the initial weights
+    model = pretraining_model(config.method, resnet18_encoder(config.widen_factor), config.temperature).to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr * config.batch_size / 256,
+                                momentum=0.9, weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs * n_batches)
+    scaler = torch.amp.GradScaler(device.type, enabled=use_amp)
+
+    settings = dataclasses.asdict(config)
+    initial_path, last_path = checkpoint_dir / "encoder_epoch0.pt", checkpoint_dir / "last.pt"
+    if last_path.exists():
+        state = torch.load(last_path, map_location=device, weights_only=True)
+        if state["config"] != settings:
+            raise ValueError(f"{last_path} was written with other settings ({state['config']}) than this run "
+                             f"({settings}); delete {checkpoint_dir} to start afresh")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        history, start = state["metrics"], state["epoch"]
+        log.info("resuming %s from epoch %d of %d (%s)", config.method, start, config.epochs, last_path)
+    else:
+        save_atomically(cpu_state(model.encoder), initial_path)
+        history, start = [], 0
+
+    for epoch in range(start, config.epochs):
+        began = time.perf_counter()
+        model.train()
+        generator = device_generator(device, derived_seed(config.seed, epoch))
+        sums = np.zeros(3)
+        for rows in iterate_batches(epoch_order(len(images), config.seed, epoch), config.batch_size, n_batches):
+            batch = to_batch(images[rows], device, config.image_size)
+            view1 = augment_batch(batch, config.augment, generator)
+            view2 = augment_batch(batch, config.augment, generator)
+            with torch.autocast(device.type, enabled=use_amp):
+                loss, z1, z2 = model(view1, view2)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+            sums += (loss.item(), contrastive_top1(z1, z2), normalised_std(z1))
+        loss_mean, top1, z_std = (sums / n_batches).tolist()
+        if not math.isfinite(loss_mean):
+            raise FloatingPointError(f"{config.method} loss became {loss_mean} in epoch {epoch + 1}; lower lr")
+        history.append({"epoch": epoch + 1, "loss": loss_mean, "contrastive_top1": top1, "z_std": z_std,
+                        "lr": scheduler.get_last_lr()[0]})
+        save_atomically({"epoch": epoch + 1, "config": settings, "model": model.state_dict(),
+                         "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                         "scaler": scaler.state_dict(), "metrics": history}, last_path)
+        seconds = time.perf_counter() - began
+        log.info("%s epoch %d/%d: loss %.4f, contrastive top-1 %.3f, z std %.4f, %.1f s (%.0f img/s)",
+                 config.method, epoch + 1, config.epochs, loss_mean, top1, z_std, seconds,
+                 n_batches * config.batch_size / seconds)
+
+    return PretrainResult(
+        metrics=pd.DataFrame(history, columns=METRIC_COLUMNS),
+        encoder_initial=torch.load(initial_path, map_location="cpu", weights_only=True),
+        encoder_final=cpu_state(model.encoder),
+    )

@@ -1,0 +1,1 @@
+# Constants and input functions of the clip rules (workflow/rules/clip.smk).

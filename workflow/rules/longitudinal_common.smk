@@ -1,0 +1,1 @@
+# Constants and input functions of the longitudinal rules (workflow/rules/longitudinal.smk).

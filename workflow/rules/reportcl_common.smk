@@ -1,0 +1,1 @@
+# Constants and input functions of the reportcl rules (workflow/rules/reportcl.smk).
