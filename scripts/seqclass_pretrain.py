@@ -17,7 +17,8 @@ torch.set_num_threads(snakemake.threads)
 
 config = PretrainConfig.from_dict(snakemake.params.settings)
 images = np.load(snakemake.input.array, mmap_mode="r")
-log.info("%s: %d training images, %s", snakemake.wildcards.run, len(images), config)
+run = "{method}_b{batch}_px{px}".format(**snakemake.wildcards)
+log.info("%s: %d training images, %s", run, len(images), config)
 result = pretrain(images, config, snakemake.params.checkpoint_dir)
 
 torch.save(result.encoder_initial, snakemake.output.encoder_epoch0)

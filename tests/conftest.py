@@ -45,6 +45,18 @@ def run_snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 
     return proc
 
 
+@pytest.fixture
+def two_torch_threads():
+    """Training tests run on two threads whatever the caller set, as the demo's jobs would at most
+    (use with ``pytestmark = pytest.mark.usefixtures("two_torch_threads")``)."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(previous)
+
+
 def copy_run(run: Path, dest: Path) -> Path:
     """A copy of a finished working directory (``tiny_run``), mtimes and Snakemake's metadata kept, so that
     a test can change or re-run part of it without touching the shared run."""

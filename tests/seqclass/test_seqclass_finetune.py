@@ -15,15 +15,8 @@ from mrissl.seqclass.finetune import (FinetuneConfig, classification_metrics, em
 from mrissl.seqclass.latent import silhouette, tsne_2d, umap_2d
 from mrissl.seqclass.models import Classifier, load_encoder, resnet18_encoder
 
+pytestmark = pytest.mark.usefixtures("two_torch_threads")
 FRACTIONS = [0.005, 0.01, 0.05, 0.5, 1.0]
-
-
-@pytest.fixture(autouse=True)
-def two_threads():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(previous)
 
 
 def slice_index(n_patients: int = 40, seed: int = 0) -> pd.DataFrame:

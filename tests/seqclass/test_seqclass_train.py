@@ -9,15 +9,8 @@ import torch
 import mrissl.seqclass.train
 from mrissl.seqclass.train import PretrainConfig, pretrain
 
+pytestmark = pytest.mark.usefixtures("two_torch_threads")
 TINY = dict(batch_size=8, image_size=32, epochs=2, widen_factor=0.125, seed=3, device="cpu")
-
-
-@pytest.fixture(autouse=True)
-def two_threads():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture
