@@ -15,7 +15,7 @@ import torch
 from mrissl.seqclass.datasets import load_slices
 from mrissl.seqclass.finetune import FinetuneConfig, finetune
 from mrissl.runlog import log_to
-from mrissl.seqclass.train import save_atomically
+from mrissl.training import save_atomically
 
 log = log_to(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)

@@ -10,8 +10,8 @@ from scipy.spatial.transform import Rotation
 
 from mrissl.clip.curation import CLIP_SPLITS_COLUMNS, INDEX_COLUMNS, balanced_split, curate_clip_cohort
 from mrissl.splits import assert_disjoint_splits
+from mrissl.clip import CHANNELS
 from mrissl.clip.registration import (
-    CHANNELS,
     QC_COLUMNS,
     OutputGrid,
     RegistrationSettings,

@@ -171,3 +171,349 @@ rule clip_report_lengths:
         **resources_of("light"),
     script:
         "../../scripts/clip_report_lengths.py"
+
+
+# Training and evaluation (paper 003, sections 4-6): frozen text features, the CLIP-style model,
+# the image-only baseline, test embeddings, then the tables and figures.
+PRODUCTS += [
+    "results/tables/clip_table1.csv",
+    "results/tables/clip_retrieval.csv",
+    "results/tables/clip_table2.csv",
+    "results/tables/clip_table3.csv",
+    "results/tables/clip_zeroshot.csv",
+    "results/figures/clip_fig5.png",
+    "results/figures/clip_fig6.png",
+    "results/figures/clip_fig7.png",
+]
+
+
+rule clip_text:
+    input:
+        index="results/clip/index.tsv",
+    output:
+        features="results/clip/text_features.npz",
+    log:
+        "logs/clip/text.log",
+    benchmark:
+        "benchmarks/clip/text.tsv"
+    conda:
+        "../../envs/text.yaml"
+    threads: threads_of("gpu")
+    resources:
+        **resources_of("gpu"),
+    params:
+        settings=CLIP_TEXT,
+        prompts=CLIP["zeroshot_prompts"],
+        query=CLIP["query"],
+    script:
+        "../../scripts/clip_text.py"
+
+
+rule clip_train:
+    input:
+        # Volumes, the training columns of the index, the splits and the cached text features:
+        # never the true class.
+        volumes="results/clip/volumes.npy",
+        index="results/clip/index.tsv",
+        splits="results/clip/splits.tsv",
+        features="results/clip/text_features.npz",
+    output:
+        model="results/clip/model.pt",
+        metrics="results/clip/train_metrics.tsv",
+    log:
+        "logs/clip/train.log",
+    benchmark:
+        "benchmarks/clip/train.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: threads_of("gpu")
+    resources:
+        **resources_of("gpu"),
+    params:
+        settings=CLIP_TRAIN,
+        voxel_mm=CLIP["voxel_mm"],
+        seed=config["seed"],
+        checkpoint_dir=f"{CLIP_CHECKPOINTS}/train",
+    script:
+        "../../scripts/clip_train.py"
+
+
+rule clip_image_baseline:
+    input:
+        volumes="results/clip/volumes.npy",
+        index="results/clip/index.tsv",
+        splits="results/clip/splits.tsv",
+    output:
+        predictions="results/clip/image_baseline.tsv",
+        metrics="results/clip/image_baseline_metrics.tsv",
+    log:
+        "logs/clip/image_baseline.log",
+    benchmark:
+        "benchmarks/clip/image_baseline.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: threads_of("gpu")
+    resources:
+        **resources_of("gpu"),
+    params:
+        settings=CLIP_TRAIN,
+        epochs=CLIP["image_baseline_epochs"],
+        voxel_mm=CLIP["voxel_mm"],
+        seed=config["seed"],
+        checkpoint_dir=f"{CLIP_CHECKPOINTS}/image_baseline",
+    script:
+        "../../scripts/clip_image_baseline.py"
+
+
+rule clip_embed:
+    input:
+        model="results/clip/model.pt",
+        volumes="results/clip/volumes.npy",
+        index="results/clip/index.tsv",
+        splits="results/clip/splits.tsv",
+        features="results/clip/text_features.npz",
+    output:
+        embeddings="results/clip/embeddings.npz",
+    log:
+        "logs/clip/embed.log",
+    benchmark:
+        "benchmarks/clip/embed.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: threads_of("gpu")
+    resources:
+        **resources_of("gpu"),
+    params:
+        batch_size=CLIP["train"]["batch_size"],
+    script:
+        "../../scripts/clip_embed.py"
+
+
+rule clip_table1:
+    input:
+        index="results/clip/index.tsv",
+        splits="results/clip/splits.tsv",
+    output:
+        csv=report(
+            "results/tables/clip_table1.csv",
+            caption="../report/clip_table1.rst",
+            category=CLIP_CATEGORY,
+            subcategory="Results",
+        ),
+        md="results/tables/clip_table1.md",
+        tex="results/tables/clip_table1.tex",
+    log:
+        "logs/clip/report/table1.log",
+    benchmark:
+        "benchmarks/clip/report/table1.tsv"
+    conda:
+        "../../envs/plot.yaml"
+    threads: threads_of("light")
+    resources:
+        **resources_of("light"),
+    params:
+        caption=(
+            "Studies per split and report-derived class (cf. paper 003 Table 1: 211 / 24 / 27), and the share "
+            "whose report-derived class differs from the phantom's true class (label noise)."
+        ),
+    script:
+        "../../scripts/clip_table1.py"
+
+
+rule clip_retrieval:
+    input:
+        embeddings="results/clip/embeddings.npz",
+        index="results/clip/index.tsv",
+    output:
+        csv=report(
+            "results/tables/clip_retrieval.csv",
+            caption="../report/clip_retrieval.rst",
+            category=CLIP_CATEGORY,
+            subcategory="Results",
+        ),
+        md="results/tables/clip_retrieval.md",
+        tex="results/tables/clip_retrieval.tex",
+    log:
+        "logs/clip/report/retrieval.log",
+    benchmark:
+        "benchmarks/clip/report/retrieval.tsv"
+    conda:
+        "../../envs/plot.yaml"
+    threads: threads_of("light")
+    resources:
+        **resources_of("light"),
+    params:
+        caption=(
+            "Retrieval on the test split: rank of the true match among all test images (reports) for each "
+            "report (image), R@1/5/10, median and mean rank, and chance; then the paper's view: share of "
+            "reports whose rank-1 image among the other n - 1 has the report's class, and its chance."
+        ),
+    script:
+        "../../scripts/clip_retrieval.py"
+
+
+rule clip_table2:
+    input:
+        embeddings="results/clip/embeddings.npz",
+        index="results/clip/index.tsv",
+    output:
+        csv=report(
+            "results/tables/clip_table2.csv",
+            caption="../report/clip_table2.rst",
+            category=CLIP_CATEGORY,
+            subcategory="Results",
+        ),
+        md="results/tables/clip_table2.md",
+        tex="results/tables/clip_table2.tex",
+    log:
+        "logs/clip/report/table2.log",
+    benchmark:
+        "benchmarks/clip/report/table2.tsv"
+    conda:
+        "../../envs/plot.yaml"
+    threads: threads_of("light")
+    resources:
+        **resources_of("light"),
+    params:
+        top=5,
+        caption=f"Test images most similar to the query \"{CLIP['query']}\" (cf. paper 003 Table 2).",
+    script:
+        "../../scripts/clip_table2.py"
+
+
+rule clip_table3:
+    input:
+        embeddings="results/clip/embeddings.npz",
+        index="results/clip/index.tsv",
+    output:
+        csv=report(
+            "results/tables/clip_table3.csv",
+            caption="../report/clip_table3.rst",
+            category=CLIP_CATEGORY,
+            subcategory="Results",
+        ),
+        md="results/tables/clip_table3.md",
+        tex="results/tables/clip_table3.tex",
+    log:
+        "logs/clip/report/table3.log",
+    benchmark:
+        "benchmarks/clip/report/table3.tsv"
+    conda:
+        "../../envs/plot.yaml"
+    threads: threads_of("light")
+    resources:
+        **resources_of("light"),
+    params:
+        caption=(
+            "For each test report, the image ranked first among the other n - 1 test images, with both "
+            "reports and report-derived classes (cf. paper 003 Table 3, which lists the rows whose classes agree)."
+        ),
+    script:
+        "../../scripts/clip_table3.py"
+
+
+rule clip_zeroshot:
+    input:
+        embeddings="results/clip/embeddings.npz",
+        index="results/clip/index.tsv",
+        splits="results/clip/splits.tsv",
+        features="results/clip/text_features.npz",
+        image_baseline="results/clip/image_baseline.tsv",
+    output:
+        csv=report(
+            "results/tables/clip_zeroshot.csv",
+            caption="../report/clip_zeroshot.rst",
+            category=CLIP_CATEGORY,
+            subcategory="Results",
+        ),
+        md="results/tables/clip_zeroshot.md",
+        tex="results/tables/clip_zeroshot.tex",
+    log:
+        "logs/clip/report/zeroshot.log",
+    benchmark:
+        "benchmarks/clip/report/zeroshot.tsv"
+    conda:
+        "../../envs/plot.yaml"
+    threads: threads_of("light")
+    resources:
+        **resources_of("light"),
+    params:
+        seed=config["seed"],
+        caption=(
+            "Zero-shot classification of the test images with one prompt per class, against the report-derived "
+            "and the true classes, beside an image-only and a text-only classifier trained on the same splits "
+            "and the majority class."
+        ),
+    script:
+        "../../scripts/clip_zeroshot.py"
+
+
+rule clip_fig5:
+    input:
+        metrics="results/clip/train_metrics.tsv",
+    output:
+        png=report(
+            "results/figures/clip_fig5.png",
+            caption="../report/clip_fig5.rst",
+            category=CLIP_CATEGORY,
+            subcategory="Results",
+        ),
+    log:
+        "logs/clip/report/fig5.log",
+    benchmark:
+        "benchmarks/clip/report/fig5.tsv"
+    conda:
+        "../../envs/plot.yaml"
+    threads: threads_of("light")
+    resources:
+        **resources_of("light"),
+    script:
+        "../../scripts/clip_fig5.py"
+
+
+rule clip_fig6:
+    input:
+        embeddings="results/clip/embeddings.npz",
+        index="results/clip/index.tsv",
+    output:
+        png=report(
+            "results/figures/clip_fig6.png",
+            caption="../report/clip_fig6.rst",
+            category=CLIP_CATEGORY,
+            subcategory="Results",
+        ),
+    log:
+        "logs/clip/report/fig6.log",
+    benchmark:
+        "benchmarks/clip/report/fig6.tsv"
+    conda:
+        "../../envs/plot.yaml"
+    threads: threads_of("light")
+    resources:
+        **resources_of("light"),
+    script:
+        "../../scripts/clip_fig6.py"
+
+
+rule clip_fig7:
+    input:
+        embeddings="results/clip/embeddings.npz",
+        index="results/clip/index.tsv",
+    output:
+        png=report(
+            "results/figures/clip_fig7.png",
+            caption="../report/clip_fig7.rst",
+            category=CLIP_CATEGORY,
+            subcategory="Results",
+        ),
+    log:
+        "logs/clip/report/fig7.log",
+    benchmark:
+        "benchmarks/clip/report/fig7.tsv"
+    conda:
+        "../../envs/plot.yaml"
+    threads: threads_of("light")
+    resources:
+        **resources_of("light"),
+    script:
+        "../../scripts/clip_fig7.py"

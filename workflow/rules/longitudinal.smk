@@ -1,6 +1,7 @@
 # Longitudinal spine study (paper 002): the embedded lumbar spine cohort in SPIDER's layout, its scans
 # joined to subjects and twin pairs, subject-level splits with twins kept together, the VB and IVD
-# volumes, and the cohort's table and montage. read_cohort (cohorts.smk) turns the raw cohort into
+# volumes, and the cohort's table and montage; then the Siamese network on VB pairs across time
+# (Fig. 6, the twins), its transfer to disc grading beside three baselines (Fig. 8), and their tables. read_cohort (cohorts.smk) turns the raw cohort into
 # results/cohorts/spine/manifest.tsv in between.
 
 
@@ -8,6 +9,12 @@
 PRODUCTS += [
     "results/tables/longitudinal_cohort.csv",
     "results/figures/longitudinal_montage.png",
+    "results/tables/longitudinal_pairs.csv",
+    "results/tables/longitudinal_grading.csv",
+    "results/figures/longitudinal_fig6.png",
+    "results/figures/longitudinal_fig8.png",
+    "results/figures/longitudinal_twins.png",
+    "results/figures/longitudinal_loss_curves.png",
 ]
 
 
@@ -137,3 +144,299 @@ rule longitudinal_montage:
         **resources_of("light"),
     script:
         "../../scripts/longitudinal_montage.py"
+
+
+# --- Siamese pretraining and its evaluation (paper 002, 2.2-4.1, Fig. 6) ----------------------------
+
+
+rule longitudinal_pretrain:
+    input:
+        vb="results/longitudinal/vertebrae/vb.npy",
+        index="results/longitudinal/vertebrae/index.tsv",
+        scans="results/longitudinal/scans.tsv",
+        splits="results/longitudinal/splits.tsv",
+    output:
+        model="results/longitudinal/siamese/model.pt",
+        metrics="results/longitudinal/siamese/metrics.csv",
+    log:
+        "logs/longitudinal/pretrain.log",
+    benchmark:
+        "benchmarks/longitudinal/pretrain.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: threads_of("gpu")
+    resources:
+        **resources_of("gpu"),
+    params:
+        settings=longitudinal_settings("siamese"),
+        checkpoint_dir=f"{LONGITUDINAL_CHECKPOINTS}/siamese",
+    script:
+        "../../scripts/longitudinal_pretrain.py"
+
+
+rule longitudinal_pairs:
+    input:
+        model="results/longitudinal/siamese/model.pt",
+        vb="results/longitudinal/vertebrae/vb.npy",
+        index="results/longitudinal/vertebrae/index.tsv",
+        scans="results/longitudinal/scans.tsv",
+        splits="results/longitudinal/splits.tsv",
+    output:
+        distances="results/longitudinal/siamese/test_distances.tsv",
+        levels="results/longitudinal/siamese/test_levels.tsv",
+    log:
+        "logs/longitudinal/pairs.log",
+    benchmark:
+        "benchmarks/longitudinal/pairs.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: threads_of("gpu")
+    resources:
+        **resources_of("gpu"),
+    params:
+        network={
+            **LONGITUDINAL["network"],
+            "dropout": LONGITUDINAL["siamese"]["dropout"],
+        },
+        device=LONGITUDINAL["device"],
+    script:
+        "../../scripts/longitudinal_pairs.py"
+
+
+rule longitudinal_pairs_table:
+    input:
+        distances="results/longitudinal/siamese/test_distances.tsv",
+        levels="results/longitudinal/siamese/test_levels.tsv",
+    output:
+        csv=report(
+            "results/tables/longitudinal_pairs.csv",
+            caption="../report/longitudinal_pairs.rst",
+            category=LONGITUDINAL_CATEGORY,
+            subcategory="Siamese network",
+        ),
+        md="results/tables/longitudinal_pairs.md",
+        tex="results/tables/longitudinal_pairs.tex",
+    log:
+        "logs/longitudinal/report/pairs_table.log",
+    benchmark:
+        "benchmarks/longitudinal/report/pairs_table.tsv"
+    conda:
+        "../../envs/plot.yaml"
+    threads: threads_of("light")
+    resources:
+        **resources_of("light"),
+    params:
+        caption=(
+            "Siamese network on the test split's VB pairs (paper 002, 4.1): AUC of same subject vs "
+            "different subjects from the FC7 distance, VB-level accuracy of FC8, and the distances of "
+            "pairs by the relation of the two people (same subject a decade apart, MZ and DZ twins, unrelated)."
+        ),
+    script:
+        "../../scripts/longitudinal_pairs_table.py"
+
+
+rule longitudinal_fig6:
+    input:
+        distances="results/longitudinal/siamese/test_distances.tsv",
+    output:
+        png=report(
+            "results/figures/longitudinal_fig6.png",
+            caption="../report/longitudinal_fig6.rst",
+            category=LONGITUDINAL_CATEGORY,
+            subcategory="Siamese network",
+        ),
+    log:
+        "logs/longitudinal/report/fig6.log",
+    benchmark:
+        "benchmarks/longitudinal/report/fig6.tsv"
+    conda:
+        "../../envs/plot.yaml"
+    threads: threads_of("light")
+    resources:
+        **resources_of("light"),
+    script:
+        "../../scripts/longitudinal_fig6.py"
+
+
+rule longitudinal_twins:
+    input:
+        distances="results/longitudinal/siamese/test_distances.tsv",
+    output:
+        png=report(
+            "results/figures/longitudinal_twins.png",
+            caption="../report/longitudinal_twins.rst",
+            category=LONGITUDINAL_CATEGORY,
+            subcategory="Siamese network",
+        ),
+    log:
+        "logs/longitudinal/report/twins.log",
+    benchmark:
+        "benchmarks/longitudinal/report/twins.tsv"
+    conda:
+        "../../envs/plot.yaml"
+    threads: threads_of("light")
+    resources:
+        **resources_of("light"),
+    script:
+        "../../scripts/longitudinal_twins.py"
+
+
+# --- transfer to disc grading (paper 002, 4.2, Fig. 8) -----------------------------------------------
+
+
+rule longitudinal_grading_split:
+    input:
+        scans="results/longitudinal/scans.tsv",
+        gradings="results/longitudinal/gradings.tsv",
+    output:
+        split="results/longitudinal/grading/split.tsv",
+    log:
+        "logs/longitudinal/grading_split.log",
+    benchmark:
+        "benchmarks/longitudinal/grading_split.tsv"
+    conda:
+        "../../envs/curate.yaml"
+    threads: threads_of("light")
+    resources:
+        **resources_of("light"),
+    params:
+        proportions=LONGITUDINAL["grading"]["proportions"],
+        seed=config["seed"],
+    script:
+        "../../scripts/longitudinal_grading_split.py"
+
+
+rule longitudinal_supervised:
+    input:
+        ivd="results/longitudinal/vertebrae/ivd.npy",
+        index="results/longitudinal/vertebrae/index.tsv",
+        gradings="results/longitudinal/gradings.tsv",
+        split="results/longitudinal/grading/split.tsv",
+    output:
+        model="results/longitudinal/supervised/model.pt",
+        metrics="results/longitudinal/supervised/metrics.csv",
+    log:
+        "logs/longitudinal/supervised.log",
+    benchmark:
+        "benchmarks/longitudinal/supervised.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: threads_of("gpu")
+    resources:
+        **resources_of("gpu"),
+    params:
+        settings=longitudinal_settings("supervised"),
+        checkpoint_dir=f"{LONGITUDINAL_CHECKPOINTS}/supervised",
+    script:
+        "../../scripts/longitudinal_supervised.py"
+
+
+rule longitudinal_grade:
+    input:
+        unpack(longitudinal_conv_weights),
+        ivd="results/longitudinal/vertebrae/ivd.npy",
+        index="results/longitudinal/vertebrae/index.tsv",
+        split="results/longitudinal/grading/split.tsv",
+    output:
+        results="results/longitudinal/grading/{init}/results.tsv",
+        history="results/longitudinal/grading/{init}/history.tsv",
+    log:
+        "logs/longitudinal/grade/{init}.log",
+    benchmark:
+        "benchmarks/longitudinal/grade/{init}.tsv"
+    wildcard_constraints:
+        init="|".join(LONGITUDINAL_INITS),
+    conda:
+        "../../envs/train.yaml"
+    threads: threads_of("gpu")
+    resources:
+        **resources_of("gpu"),
+    params:
+        settings=longitudinal_settings("grading"),
+        checkpoint_dir=f"{LONGITUDINAL_CHECKPOINTS}/grading/{{init}}",
+    script:
+        "../../scripts/longitudinal_grade.py"
+
+
+rule longitudinal_grading_table:
+    input:
+        results=expand(
+            "results/longitudinal/grading/{init}/results.tsv", init=LONGITUDINAL_INITS
+        ),
+    output:
+        csv=report(
+            "results/tables/longitudinal_grading.csv",
+            caption="../report/longitudinal_grading.rst",
+            category=LONGITUDINAL_CATEGORY,
+            subcategory="Disc grading transfer",
+        ),
+        md="results/tables/longitudinal_grading.md",
+        tex="results/tables/longitudinal_grading.tex",
+    log:
+        "logs/longitudinal/report/grading_table.log",
+    benchmark:
+        "benchmarks/longitudinal/report/grading_table.tsv"
+    conda:
+        "../../envs/plot.yaml"
+    threads: threads_of("light")
+    resources:
+        **resources_of("light"),
+    params:
+        caption=(
+            "Disc degeneration grading (4 grades, L1-L2 to L5-S1) on the grading test set (paper 002, 4.2, "
+            "Fig. 8): average class accuracy by initialisation and number of training subjects / scans. "
+            "Paper: 74.4% at 667 scans with longitudinal pre-training vs 74.7% at 976 from scratch."
+        ),
+    script:
+        "../../scripts/longitudinal_grading_table.py"
+
+
+rule longitudinal_fig8:
+    input:
+        results=expand(
+            "results/longitudinal/grading/{init}/results.tsv", init=LONGITUDINAL_INITS
+        ),
+    output:
+        png=report(
+            "results/figures/longitudinal_fig8.png",
+            caption="../report/longitudinal_fig8.rst",
+            category=LONGITUDINAL_CATEGORY,
+            subcategory="Disc grading transfer",
+        ),
+    log:
+        "logs/longitudinal/report/fig8.log",
+    benchmark:
+        "benchmarks/longitudinal/report/fig8.tsv"
+    conda:
+        "../../envs/plot.yaml"
+    threads: threads_of("light")
+    resources:
+        **resources_of("light"),
+    script:
+        "../../scripts/longitudinal_fig8.py"
+
+
+rule longitudinal_loss_curves:
+    input:
+        siamese="results/longitudinal/siamese/metrics.csv",
+        histories=expand(
+            "results/longitudinal/grading/{init}/history.tsv", init=LONGITUDINAL_INITS
+        ),
+    output:
+        png=report(
+            "results/figures/longitudinal_loss_curves.png",
+            caption="../report/longitudinal_loss_curves.rst",
+            category=LONGITUDINAL_CATEGORY,
+            subcategory="Training",
+        ),
+    log:
+        "logs/longitudinal/report/loss_curves.log",
+    benchmark:
+        "benchmarks/longitudinal/report/loss_curves.tsv"
+    conda:
+        "../../envs/plot.yaml"
+    threads: threads_of("light")
+    resources:
+        **resources_of("light"),
+    script:
+        "../../scripts/longitudinal_loss_curves.py"

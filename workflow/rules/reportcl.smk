@@ -174,3 +174,253 @@ rule reportcl_cohort_table:
         caption="Paediatric tumour cohorts: patients per genetic marker and tumour location (cf. paper Table 6).",
     script:
         "../../scripts/reportcl_cohort_table.py"
+
+
+# Contrastive pretraining, downstream marker classification, explainability (Tables 1-5, 10-11, Fig 3).
+PRODUCTS += [
+    f"results/tables/reportcl_{name}.csv"
+    for name in ("table1", "table2", "table3", "table4", "ttests")
+] + ["results/figures/reportcl_fig3.png", "results/figures/reportcl_loss_curves.png"]
+if REPORTCL_ABLATIONS:
+    PRODUCTS += ["results/tables/reportcl_table5.csv"]
+
+
+# Nothing of the tumour cohorts: a user's MedicalNet checkpoint or another phantom's task.
+rule reportcl_medicalnet_init:
+    output:
+        encoder="results/reportcl/init/medicalnet.pt",
+        metrics="results/reportcl/init/medicalnet.tsv",
+    log:
+        "logs/reportcl/medicalnet_init.log",
+    benchmark:
+        "benchmarks/reportcl/medicalnet_init.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: threads_of("gpu")
+    resources:
+        **resources_of("gpu"),
+    params:
+        checkpoint=REPORTCL.get("medicalnet_checkpoint"),
+        settings=REPORTCL["medicalnet_like"],
+        volume_shape=REPORTCL["volume_shape"],
+        fixed=REPORTCL_FIXED,
+    script:
+        "../../scripts/reportcl_medicalnet_init.py"
+
+
+rule reportcl_frozen_outputs:
+    input:
+        images="results/reportcl/tumour_internal/images.npy",
+        index="results/reportcl/tumour_internal/index.tsv",
+        reports="results/reportcl/reports/reports.tsv",
+        token_ids="results/reportcl/reports/token_ids.npy",
+        attention_mask="results/reportcl/reports/attention_mask.npy",
+        encoder="results/reportcl/init/medicalnet.pt",
+    output:
+        "results/reportcl/pretrain/frozen_outputs.pt",
+    log:
+        "logs/reportcl/frozen_outputs.log",
+    benchmark:
+        "benchmarks/reportcl/frozen_outputs.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: threads_of("gpu")
+    resources:
+        **resources_of("gpu"),
+    params:
+        text_encoder=REPORTCL["text_encoder"],
+        text_trainable_layers=REPORTCL["pretrain"]["text_trainable_layers"],
+        fixed=REPORTCL_FIXED,
+    script:
+        "../../scripts/reportcl_frozen_outputs.py"
+
+
+rule reportcl_pretrain:
+    input:
+        # All internal image-report pairs; no marker label, never the external set.
+        frozen="results/reportcl/pretrain/frozen_outputs.pt",
+        encoder="results/reportcl/init/medicalnet.pt",
+    output:
+        encoder="results/reportcl/pretrain/{variant}/encoder.pt",
+        metrics="results/reportcl/pretrain/{variant}/metrics.tsv",
+    log:
+        "logs/reportcl/pretrain/{variant}.log",
+    benchmark:
+        "benchmarks/reportcl/pretrain/{variant}.tsv"
+    wildcard_constraints:
+        variant="|".join(REPORTCL_VARIANTS),
+    conda:
+        "../../envs/train.yaml"
+    threads: threads_of("gpu")
+    resources:
+        **resources_of("gpu"),
+    params:
+        settings=reportcl_pretrain_settings,
+        text_encoder=REPORTCL["text_encoder"],
+        checkpoint_dir=f"{REPORTCL_CHECKPOINTS}/pretrain/{{variant}}",
+    script:
+        "../../scripts/reportcl_pretrain.py"
+
+
+rule reportcl_downstream:
+    input:
+        encoder=reportcl_encoder,
+        internal_images="results/reportcl/tumour_internal/images.npy",
+        internal_masks="results/reportcl/tumour_internal/masks.npy",
+        internal_index="results/reportcl/tumour_internal/index.tsv",
+        folds="results/reportcl/folds.tsv",
+        external_images="results/reportcl/tumour_external/images.npy",
+        external_masks="results/reportcl/tumour_external/masks.npy",
+        external_index="results/reportcl/tumour_external/index.tsv",
+    output:
+        per_fold="results/reportcl/downstream/{init}/per_fold.tsv",
+        predictions="results/reportcl/downstream/{init}/predictions.tsv",
+        history="results/reportcl/downstream/{init}/history.tsv",
+        maps="results/reportcl/downstream/{init}/attention_maps.npz",
+    log:
+        "logs/reportcl/downstream/{init}.log",
+    benchmark:
+        "benchmarks/reportcl/downstream/{init}.tsv"
+    wildcard_constraints:
+        init="|".join(["random", "medicalnet", *REPORTCL_VARIANTS]),
+    conda:
+        "../../envs/train.yaml"
+    threads: threads_of("gpu")
+    resources:
+        **resources_of("gpu"),
+    params:
+        settings={**REPORTCL["downstream"], **REPORTCL_FIXED},
+    script:
+        "../../scripts/reportcl_downstream.py"
+
+
+rule reportcl_tables:
+    input:
+        per_fold=expand(
+            "results/reportcl/downstream/{init}/per_fold.tsv", init=REPORTCL_INITS
+        ),
+        init="results/reportcl/init/medicalnet.tsv",
+    output:
+        **{
+            name: report(
+                f"results/tables/reportcl_{name}.csv",
+                caption=f"../report/reportcl_{name}.rst",
+                category="reportcl (paper 001)",
+                subcategory="Results",
+            )
+            for name in ("table1", "table2", "table3", "table4", "ttests")
+        },
+        other=expand(
+            "results/tables/reportcl_{name}.{ext}",
+            name=("table1", "table2", "table3", "table4", "ttests"),
+            ext=("md", "tex"),
+        ),
+    log:
+        "logs/reportcl/report/tables.log",
+    benchmark:
+        "benchmarks/reportcl/report/tables.tsv"
+    conda:
+        "../../envs/plot.yaml"
+    threads: threads_of("light")
+    resources:
+        **resources_of("light"),
+    params:
+        inits=REPORTCL_INITS,
+        downstream=REPORTCL["downstream"],
+    script:
+        "../../scripts/reportcl_tables.py"
+
+
+rule reportcl_table5:
+    input:
+        per_fold=expand(
+            "results/reportcl/downstream/{init}/per_fold.tsv", init=REPORTCL_VARIANTS
+        ),
+    output:
+        csv=report(
+            "results/tables/reportcl_table5.csv",
+            caption="../report/reportcl_table5.rst",
+            category="reportcl (paper 001)",
+            subcategory="Results",
+        ),
+        md="results/tables/reportcl_table5.md",
+        tex="results/tables/reportcl_table5.tex",
+    log:
+        "logs/reportcl/report/table5.log",
+    benchmark:
+        "benchmarks/reportcl/report/table5.tsv"
+    conda:
+        "../../envs/plot.yaml"
+    threads: threads_of("light")
+    resources:
+        **resources_of("light"),
+    params:
+        experiments={
+            **{v: REPORTCL_ABLATION_LABELS.get(v, v) for v in REPORTCL_ABLATIONS},
+            "proposed": "Proposed method",
+        },
+    script:
+        "../../scripts/reportcl_table5.py"
+
+
+rule reportcl_fig3:
+    input:
+        maps=expand(
+            "results/reportcl/downstream/{init}/attention_maps.npz",
+            init=REPORTCL_INITS,
+        ),
+        internal_images="results/reportcl/tumour_internal/images.npy",
+        internal_masks="results/reportcl/tumour_internal/masks.npy",
+        internal_index="results/reportcl/tumour_internal/index.tsv",
+        external_images="results/reportcl/tumour_external/images.npy",
+        external_masks="results/reportcl/tumour_external/masks.npy",
+        external_index="results/reportcl/tumour_external/index.tsv",
+    output:
+        png=report(
+            "results/figures/reportcl_fig3.png",
+            caption="../report/reportcl_fig3.rst",
+            category="reportcl (paper 001)",
+            subcategory="Results",
+        ),
+    log:
+        "logs/reportcl/report/fig3.log",
+    benchmark:
+        "benchmarks/reportcl/report/fig3.tsv"
+    conda:
+        "../../envs/plot.yaml"
+    threads: threads_of("light")
+    resources:
+        **resources_of("light"),
+    params:
+        inits=REPORTCL_INITS,
+    script:
+        "../../scripts/reportcl_fig3.py"
+
+
+rule reportcl_loss_curves:
+    input:
+        metrics=expand(
+            "results/reportcl/pretrain/{variant}/metrics.tsv",
+            variant=REPORTCL_VARIANTS,
+        ),
+        segmentation="results/reportcl/init/medicalnet.tsv",
+    output:
+        png=report(
+            "results/figures/reportcl_loss_curves.png",
+            caption="../report/reportcl_loss_curves.rst",
+            category="reportcl (paper 001)",
+            subcategory="Results",
+        ),
+    log:
+        "logs/reportcl/report/loss_curves.log",
+    benchmark:
+        "benchmarks/reportcl/report/loss_curves.tsv"
+    conda:
+        "../../envs/plot.yaml"
+    threads: threads_of("light")
+    resources:
+        **resources_of("light"),
+    params:
+        variants=REPORTCL_VARIANTS,
+    script:
+        "../../scripts/reportcl_loss_curves.py"

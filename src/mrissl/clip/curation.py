@@ -17,10 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mrissl.clip import CHANNEL_LABELS, CHANNELS, MOVING
 from mrissl.clip.registration import (
-    CHANNEL_LABELS,
-    CHANNELS,
-    MOVING,
     OutputGrid,
     RegistrationSettings,
     register_studies,

@@ -35,15 +35,11 @@ import SimpleITK as sitk
 from scipy.spatial.transform import Rotation
 from sklearn.metrics import normalized_mutual_info_score
 
+from mrissl.clip import CHANNELS, FIXED, MOVING
 from mrissl.config import config_from_section
 
 log = logging.getLogger(__name__)
 
-# Channel order of the stacked volume, and the manifest label each channel comes from.
-CHANNELS = ("DWI", "T2star", "FLAIR")
-CHANNEL_LABELS = {"DWI": "TraceW", "T2star": "GRE", "FLAIR": "FLAIR"}
-FIXED = "FLAIR"
-MOVING = ("T2star", "DWI")
 QC_COLUMNS = [
     "study_key", "patient_key", "sequence", "nmi_before", "nmi_after", "error_before_mm", "error_after_mm",
     "max_error_after_mm", "rotation_deg", "translation_mm", "iterations",

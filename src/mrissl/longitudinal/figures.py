@@ -1,4 +1,5 @@
-"""Figures of the longitudinal spine cohort: one subject's vertebrae and discs, baseline and follow-up."""
+"""longitudinal figures: the VB/IVD montage (curated inputs), Fig. 6 (pair distances, ROC), Fig. 8
+(learning curves of the grading classifier), the twins' distances and the training curves."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from mrissl.longitudinal.vertebrae import IVD_LEVELS, VB_LEVELS, place_structure
 from mrissl.manifest import canonical_spacing, load_canonical
 from mrissl.figures import plt  # pyplot on the headless backend
 from mrissl.readers.spider import SPIDER_VERTEBRA_LABELS
+from mrissl.longitudinal.evaluate import pair_auc, pair_roc
+from mrissl.longitudinal.pairs import RELATIONS
 
 
 def montage_subject(index: pd.DataFrame) -> tuple[str, str, str]:
@@ -83,4 +86,92 @@ def vertebrae_montage(vb: np.ndarray, ivd: np.ndarray, index: pd.DataFrame, scan
                 ax.set_title(f"{kind} {title}" if c == 0 else title, fontsize=7, pad=2)
     fig.suptitle(f"Extracted vertebral bodies (VB) and discs (IVD) of subject {subject[:8]}: baseline (top), "
                  f"follow-up (bottom)", fontsize=9)
+    return fig
+
+
+INIT_LABELS = {"scratch": "from scratch", "random": "frozen random conv", "longitudinal": "longitudinal pre-training",
+               "supervised": "supervised pre-training (upper bound)"}
+INITS = tuple(INIT_LABELS)   # as mrissl.longitudinal.grading.INITS (not imported: no torch in render rules)
+RELATION_COLOURS = {"same subject": "tab:blue", "MZ twin": "tab:green", "DZ twin": "tab:orange", "unrelated": "tab:red"}
+
+
+def fig6(distances: pd.DataFrame) -> plt.Figure:
+    """Left: histogram of the test pairs' distances, positive in blue, negative in red; right: ROC."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9.0, 3.8))
+    bins = np.linspace(0.0, float(distances["distance"].max()) * 1.02 + 1e-9, 40)
+    for same, colour, label in ((1, "tab:blue", "positive (same subject)"), (0, "tab:red", "negative")):
+        values = distances.loc[distances["same"] == same, "distance"]
+        left.hist(values, bins=bins, color=colour, alpha=0.6, density=True, label=f"{label}, n={len(values)}")
+    left.set_xlabel("L2 distance of FC7 embeddings")
+    left.set_ylabel("density")
+    left.legend(fontsize=8)
+    left.set_title("Test VB pairs", fontsize=10)
+    fpr, tpr = pair_roc(distances)
+    right.plot(fpr, tpr, color="tab:blue", label=f"AUC {100 * pair_auc(distances):.1f}% (paper 94.6%)")
+    right.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
+    right.set_xlabel("false positive rate")
+    right.set_ylabel("true positive rate")
+    right.set_title("Same subject vs different subjects", fontsize=10)
+    right.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def fig8(results: pd.DataFrame) -> plt.Figure:
+    """Average class accuracy against training scans, one line per initialisation."""
+    fig, ax = plt.subplots(figsize=(5.6, 4.0))
+    for init in INITS:
+        of = results[results["init"] == init].sort_values("scans")
+        if len(of):
+            ax.plot(of["scans"], 100 * of["average_class_accuracy"], marker="o", label=INIT_LABELS[init])
+    ax.set_xlabel("training scans")
+    ax.set_ylabel("average class accuracy (%)")
+    ax.set_title("Disc degeneration grading (test set)", fontsize=10)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def twins_figure(distances: pd.DataFrame) -> plt.Figure:
+    """Distance distributions per relation: same subject across time, MZ and DZ twins, unrelated."""
+    fig, ax = plt.subplots(figsize=(6.0, 3.8))
+    present = [r for r in RELATIONS if (distances["relation"] == r).any()]
+    data = [distances.loc[distances["relation"] == r, "distance"].to_numpy() for r in present]
+    parts = ax.violinplot(data, showmedians=True)
+    for body, relation in zip(parts["bodies"], present):
+        body.set_facecolor(RELATION_COLOURS[relation])
+        body.set_alpha(0.6)
+    ax.set_xticks(range(1, len(present) + 1),
+                  [f"{r}\n(n={len(d)})" for r, d in zip(present, data)], fontsize=8)
+    ax.set_ylabel("L2 distance of FC7 embeddings")
+    ax.set_title("Test VB pairs by relation of the two people", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def loss_curves(siamese: pd.DataFrame, grading: pd.DataFrame) -> plt.Figure:
+    """Siamese training and validation loss (and validation AUC); the grading runs' validation losses."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10.0, 3.8))
+    left.plot(siamese["epoch"], siamese["loss"], label="train loss")
+    left.plot(siamese["epoch"], siamese["val_loss"], label="validation loss")
+    left.set_xlabel("epoch")
+    left.set_ylabel("contrastive + level loss")
+    twin = left.twinx()
+    twin.plot(siamese["epoch"], siamese["val_auc"], color="tab:green", linestyle="--", label="validation AUC")
+    twin.set_ylabel("validation AUC")
+    handles = left.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
+    left.legend(handles, [h.get_label() for h in handles], fontsize=8, loc="lower left")
+    left.set_title("Siamese pretraining", fontsize=10)
+    colours = {init: f"C{n}" for n, init in enumerate(INITS)}
+    styles = {subset: style for subset, style in zip(sorted(grading["subset"].unique()), ("-", "--", ":", "-."))}
+    for (init, subset), of in grading.groupby(["init", "subset"], sort=False):
+        right.plot(of["epoch"], of["val_loss"], label=f"{init}, {subset} subjects", linewidth=1,
+                   color=colours.get(init), linestyle=styles.get(subset, "-"))
+    right.set_xlabel("epoch")
+    right.set_ylabel("validation loss (class-balanced)")
+    right.set_xscale("log")
+    right.set_title("Grading classifiers", fontsize=10)
+    right.legend(fontsize=6, ncol=2)
+    fig.tight_layout()
     return fig

@@ -30,7 +30,6 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-import nibabel as nib
 import numpy as np
 import pandas as pd
 from scipy import ndimage

@@ -1,16 +1,18 @@
-"""Figures of the paediatric tumour cohorts: a tumour montage by location, report lengths."""
+"""reportcl figures: the cohort montage and report lengths (curated inputs), the attention maps
+(paper Fig. 3) and the pretraining loss curves."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from itertools import zip_longest
 
 import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
-from mrissl.vocabulary import LOCATIONS, MARKER_NAMES, MARKERS
 from mrissl.figures import plt  # pyplot on the headless backend
+from mrissl.reportcl.explain import THRESHOLD, largest_slice, upsample_map
+from mrissl.vocabulary import LOCATIONS, MARKER_NAMES, MARKERS
 
 CORE_LABELS = (1, 2, 3)  # BraTS-PEDs enhancing, non-enhancing, cystic; 4 is oedema
 BLACK_BACKGROUND_GRAY = plt.get_cmap("gray").with_extremes(bad="black")
@@ -94,5 +96,60 @@ def report_length_figure(reports: pd.DataFrame, max_length: int, encoder: str) -
     axes[1].text(0.98, 0.95, f"max_length {max_length}\n{truncated} of {len(reports)} truncated",
                  transform=axes[1].transAxes, ha="right", va="top", fontsize=7, color="darkred")
     fig.suptitle(f"Radiology reports after cleaning (n = {len(reports)})", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def attention_figure(cases: list[dict], init_labels: Mapping[str, str]) -> plt.Figure:
+    """Fig. 3: per case (dict with ``title``, ``image``, ``mask`` volumes and ``maps``: init -> attention
+    grid), one row per init: FLAIR slice with the largest tumour cross-section, the mask, the
+    normalised attention map and the FLAIR with the map overlaid (contour: the map above the 0.01
+    threshold)."""
+    n_rows = len(cases) * len(init_labels)
+    fig, axes = plt.subplots(n_rows, 4, figsize=(8, 2.1 * n_rows), squeeze=False)
+    r = 0
+    for case in cases:
+        image, mask = np.asarray(case["image"], np.float32), np.asarray(case["mask"]) > 0
+        z = largest_slice(mask)
+        for init, label in init_labels.items():
+            heat = upsample_map(case["maps"][init], mask.shape)[..., z]
+            flair = np.rot90(image[..., z])
+            ax = axes[r]
+            ax[0].imshow(flair, cmap="gray")
+            ax[1].imshow(np.rot90(mask[..., z]), cmap="gray")
+            ax[2].imshow(np.rot90(heat), cmap="jet", vmin=0, vmax=1)
+            ax[3].imshow(flair, cmap="gray")
+            ax[3].imshow(np.rot90(heat), cmap="jet", alpha=0.4, vmin=0, vmax=1)
+            ax[3].contour(np.rot90(mask[..., z]).astype(float), levels=[0.5], colors="white", linewidths=0.6)
+            ax[0].set_ylabel(f"{case['title']}\n{label}", fontsize=7)
+            for a in ax:
+                a.set_xticks([])
+                a.set_yticks([])
+            r += 1
+    for a, title in zip(axes[0], ("FLAIR", "tumour mask", f"attention (>{THRESHOLD} binarised for Dice)", "overlay")):
+        a.set_title(title, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def loss_curves(metrics: Mapping[str, pd.DataFrame], segmentation: pd.DataFrame | None = None) -> plt.Figure:
+    """Pretraining loss per epoch of each variant (total, global, local) and the MedicalNet-like
+    segmentation pretraining's loss."""
+    n = 4 if segmentation is not None else 3
+    fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 3.2))
+    for name, frame in metrics.items():
+        for ax, column in zip(axes, ("loss", "global", "local")):
+            if frame[column].notna().any():
+                ax.plot(frame["epoch"], frame[column], label=name, lw=1.2 if name == "proposed" else 0.8)
+    for ax, title in zip(axes, ("total (Eq. 3)", "global (Eq. 1)", "local (Eq. 2)")):
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("epoch")
+    axes[0].legend(fontsize=6)
+    if segmentation is not None:
+        axes[3].plot(segmentation["epoch"], segmentation["loss"], color="k", label="cross-entropy")
+        axes[3].plot(segmentation["epoch"], segmentation["dice"], color="C3", label="Dice")
+        axes[3].set_title("MedicalNet-like segmentation", fontsize=9)
+        axes[3].set_xlabel("epoch")
+        axes[3].legend(fontsize=6)
     fig.tight_layout()
     return fig

@@ -24,7 +24,7 @@ from mrissl.seqclass import SEQUENCE_CLASSES
 from mrissl.seqclass.datasets import SliceSet, epoch_order, inference_batches, iterate_batches, to_batch
 from mrissl.seqclass.models import Classifier, resnet18_encoder
 from mrissl.config import config_from_section
-from mrissl.seqclass.train import cpu_state, derived_seed, resolve_device
+from mrissl.training import cpu_state, derived_seed, resolve_device
 
 log = logging.getLogger(__name__)
 

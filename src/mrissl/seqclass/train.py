@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,13 +20,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
 
 from mrissl.config import config_from_section
 from mrissl.seqclass.augment import AugmentConfig, augment_batch, device_generator
 from mrissl.seqclass.datasets import epoch_order, iterate_batches, to_batch
 from mrissl.seqclass.losses import contrastive_top1, normalised_std
 from mrissl.seqclass.models import pretraining_model, resnet18_encoder
+from mrissl.training import cpu_state, derived_seed, resolve_device, save_atomically
 
 log = logging.getLogger(__name__)
 
@@ -58,29 +57,6 @@ class PretrainResult:
     metrics: pd.DataFrame                       # one row per epoch, columns METRIC_COLUMNS
     encoder_initial: dict[str, torch.Tensor]    # encoder weights before training ("epoch 0")
     encoder_final: dict[str, torch.Tensor]
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when present, else CPU; anything else as torch spells it."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-def derived_seed(*parts: int) -> int:
-    """An independent 63-bit seed for each tuple of integers (e.g. seed, epoch)."""
-    return int(np.random.SeedSequence(list(parts)).generate_state(1, dtype=np.uint64)[0] >> 1)
-
-
-def save_atomically(obj: object, path: Path) -> None:
-    """torch.save via a temporary file, so a kill mid-write never leaves a truncated checkpoint."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def cpu_state(module: nn.Module) -> dict[str, torch.Tensor]:
-    return {key: value.detach().cpu().clone() for key, value in module.state_dict().items()}
 
 
 def pretrain(images: np.ndarray, config: PretrainConfig, checkpoint_dir: Path | str) -> PretrainResult:
