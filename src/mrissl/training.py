@@ -32,3 +32,18 @@ def save_atomically(obj: object, path: Path) -> None:
 def cpu_state(module: nn.Module) -> dict[str, torch.Tensor]:
     """A copy of ``module``'s state dict on the CPU (for checkpoints and the best-epoch weights)."""
     return {key: value.detach().cpu().clone() for key, value in module.state_dict().items()}
+
+
+def load_checkpoint(path: Path, settings: dict, device: torch.device) -> dict | None:
+    """The checkpoint at ``path`` to resume from, or None when there is none.
+
+    A checkpoint written with other ``settings`` (the run's settings as a plain dict) is refused,
+    naming both and the folder to delete, so a changed config never continues an old run.
+    """
+    if not path.exists():
+        return None
+    state = torch.load(path, map_location=device, weights_only=True)
+    if state["config"] != settings:
+        raise ValueError(f"{path} was written with other settings ({state['config']}) than this run "
+                         f"({settings}); delete {path.parent} to start afresh")
+    return state

@@ -38,7 +38,7 @@ def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path, tex
         pretrain(data, text_model, None, CONFIG, tmp_path / "part")
     # ... so resume by rewriting the stored settings as a killed 2-epoch run would have them
     state = torch.load(tmp_path / "part" / "last.pt", weights_only=True)
-    state["settings"] = dataclasses.asdict(CONFIG)
+    state["config"] = dataclasses.asdict(CONFIG)
     torch.save(state, tmp_path / "part" / "last.pt")
     resumed = pretrain(data, text_model, None, CONFIG, tmp_path / "part")
     assert resumed.metrics["loss"].tolist() == full.metrics["loss"].tolist()

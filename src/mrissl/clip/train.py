@@ -36,7 +36,7 @@ from mrissl.clip.augment import AugmentConfig, augment_batch, scale_to_unit
 from mrissl.clip.losses import clip_loss
 from mrissl.clip.models import ClipModel, ImageClassifier, ModelConfig
 from mrissl.config import config_from_section
-from mrissl.training import derived_seed, resolve_device, save_atomically
+from mrissl.training import derived_seed, load_checkpoint, resolve_device, save_atomically
 
 log = logging.getLogger(__name__)
 
@@ -136,11 +136,8 @@ def fit(model: nn.Module, batch_loss: Callable, volumes: np.ndarray, train_rows:
 
     settings = dataclasses.asdict(config)
     last_path, best_path = checkpoint_dir / "last.pt", checkpoint_dir / "best.pt"
-    if last_path.exists():
-        state = torch.load(last_path, map_location=device, weights_only=True)
-        if state["config"] != settings:
-            raise ValueError(f"{last_path} was written with other settings ({state['config']}) than this run "
-                             f"({settings}); delete {checkpoint_dir} to start afresh")
+    state = load_checkpoint(last_path, settings, device)
+    if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])

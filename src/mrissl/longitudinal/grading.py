@@ -52,7 +52,7 @@ from mrissl.longitudinal.losses import balanced_class_weights, level_loss
 from mrissl.longitudinal.models import NetworkConfig, VGGMNet
 from mrissl.longitudinal.train import batch_input, to_device_volumes
 from mrissl.longitudinal.vertebrae import IVD_LEVELS
-from mrissl.training import cpu_state, derived_seed, resolve_device, save_atomically
+from mrissl.training import cpu_state, derived_seed, load_checkpoint, resolve_device, save_atomically
 
 log = logging.getLogger(__name__)
 
@@ -197,10 +197,8 @@ class _Run:
         self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(self.optimizer, mode="min", factor=0.1,
                                                                     patience=config.plateau_patience)
         self.settings, self.history, self.epoch, self.best, self.drops, self.done = settings, [], 0, None, 0, False
-        if path.exists():
-            state = torch.load(path, map_location="cpu", weights_only=True)
-            if state["settings"] != settings:
-                raise ValueError(f"{path} was written with other settings; delete it to start afresh")
+        state = load_checkpoint(path, settings, torch.device("cpu"))
+        if state is not None:
             model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
             self.scheduler.load_state_dict(state["scheduler"])
@@ -223,7 +221,7 @@ class _Run:
         self.history.append({"epoch": self.epoch, "loss": loss, "val_loss": val_loss,
                              "val_average_class_accuracy": val_accuracy, "lr": lr})
         self.done = not self.running()
-        save_atomically({"settings": self.settings, "model": self.model.state_dict(),
+        save_atomically({"config": self.settings, "model": self.model.state_dict(),
                          "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
                          "history": self.history, "epoch": self.epoch, "best": self.best, "drops": self.drops,
                          "done": self.done}, self.path)

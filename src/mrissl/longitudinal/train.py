@@ -32,7 +32,7 @@ from mrissl.longitudinal.losses import balanced_class_weights, contrastive_loss,
 from mrissl.longitudinal.models import NetworkConfig, VGGMNet, as_network_input
 from mrissl.longitudinal.pairs import sample_epoch_pairs
 from mrissl.longitudinal.vertebrae import VB_LEVELS
-from mrissl.training import cpu_state, derived_seed, resolve_device, save_atomically
+from mrissl.training import cpu_state, derived_seed, load_checkpoint, resolve_device, save_atomically
 
 log = logging.getLogger(__name__)
 
@@ -141,11 +141,8 @@ def train_siamese(vb: np.ndarray, table: pd.DataFrame, config: SiameseConfig,
     settings = dataclasses.asdict(config)
     last_path = checkpoint_dir / "last.pt"
     history, start, best, drops = [], 0, None, 0
-    if last_path.exists():
-        state = torch.load(last_path, map_location=device, weights_only=True)
-        if state["config"] != settings:
-            raise ValueError(f"{last_path} was written with other settings ({state['config']}) than this run "
-                             f"({settings}); delete {checkpoint_dir} to start afresh")
+    state = load_checkpoint(last_path, settings, device)
+    if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])

@@ -36,7 +36,7 @@ from mrissl.config import config_from_section
 from mrissl.reportcl.losses import LOCATION_WEIGHTINGS, UncertaintyWeighting, clip_loss, local_info_nce, local_triplet_loss
 from mrissl.reportcl.models import ImageEncoder, ReportCL, TextEncoder, word_index
 from mrissl.vocabulary import LOCATIONS
-from mrissl.training import derived_seed, resolve_device, save_atomically
+from mrissl.training import derived_seed, load_checkpoint, resolve_device, save_atomically
 
 log = logging.getLogger(__name__)
 
@@ -201,10 +201,8 @@ def pretrain(data: PretrainData, text_model: nn.Module, encoder_state: dict | No
     rows: list[dict] = []
     start_epoch = 1
     last = checkpoint_dir / "last.pt"
-    if last.exists():
-        state = torch.load(last, map_location=device, weights_only=True)
-        if state["settings"] != settings:
-            raise ValueError(f"{last} was written with other settings; remove {checkpoint_dir} to start afresh")
+    state = load_checkpoint(last, settings, device)
+    if state is not None:
         model.load_state_dict(state["model"])
         weighting.load_state_dict(state["weighting"])
         logit_scale.data.copy_(state["logit_scale"])
@@ -244,7 +242,7 @@ def pretrain(data: PretrainData, text_model: nn.Module, encoder_state: dict | No
         log.info("epoch %d: loss %.4f global %.4f local %.4f (%.1f s)", epoch, rows[-1]["loss"], rows[-1]["global"],
                  rows[-1]["local"], rows[-1]["seconds"])
         save_atomically({"model": model.state_dict(), "weighting": weighting.state_dict(), "logit_scale": logit_scale.data,
-                         "optimiser": optimiser.state_dict(), "settings": settings,
+                         "optimiser": optimiser.state_dict(), "config": settings,
                          "metrics": [[r[c] for c in METRIC_COLUMNS] for r in rows]}, last)
     encoder = {k: v.detach().cpu().clone() for k, v in model.image.state_dict().items()}
     return PretrainResult(pd.DataFrame(rows, columns=METRIC_COLUMNS), encoder)

@@ -26,7 +26,7 @@ from mrissl.seqclass.augment import AugmentConfig, augment_batch, device_generat
 from mrissl.seqclass.datasets import epoch_order, iterate_batches, to_batch
 from mrissl.seqclass.losses import contrastive_top1, normalised_std
 from mrissl.seqclass.models import pretraining_model, resnet18_encoder
-from mrissl.training import cpu_state, derived_seed, resolve_device, save_atomically
+from mrissl.training import cpu_state, derived_seed, load_checkpoint, resolve_device, save_atomically
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +79,8 @@ def pretrain(images: np.ndarray, config: PretrainConfig, checkpoint_dir: Path | 
 
     settings = dataclasses.asdict(config)
     initial_path, last_path = checkpoint_dir / "encoder_epoch0.pt", checkpoint_dir / "last.pt"
-    if last_path.exists():
-        state = torch.load(last_path, map_location=device, weights_only=True)
-        if state["config"] != settings:
-            raise ValueError(f"{last_path} was written with other settings ({state['config']}) than this run "
-                             f"({settings}); delete {checkpoint_dir} to start afresh")
+    state = load_checkpoint(last_path, settings, device)
+    if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
