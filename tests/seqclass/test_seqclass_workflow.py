@@ -188,8 +188,10 @@ def test_paper_config_lists_the_paper_grid(tmp_path):
     # Internal: 14 runs + scratch; Fig. 3: the focus run and scratch on each of the 2 external sites.
     assert counts["seqclass_finetune"] == counts["seqclass_evaluate"] == 15 + 2 * 2
     assert counts["seqclass_transfer_evaluate"] == 2  # the focus run fine-tuned internally, on each site
-    assert counts["phantom_external_site"] == counts["split_external_site"] == 2
-    assert counts["seqclass_transfer_dataset"] == counts["extract_external_slices"] == 2 * 3
+    assert counts["phantom_external_site"] == 2
+    # One split and three slice jobs per cohort: the internal one and each site.
+    assert counts["seqclass_split"] == 1 + 2 and counts["seqclass_slices"] == (1 + 2) * 3
+    assert counts["seqclass_transfer_dataset"] == 2 * 3
     assert counts["seqclass_accuracy_table"] == 3
     assert counts["seqclass_transfer_table"] == counts["seqclass_fig3"] == 1
     assert counts["seqclass_embed"] == counts["seqclass_latent"] == 1
