@@ -6,8 +6,7 @@ fine-tuning and the header baseline both read them from here.
 
 import pandas as pd
 
-from mrissl.seqclass.slices import read_slice_index
-from mrissl.seqclass.finetune import label_fraction_subsets
+from mrissl.seqclass.slices import label_fraction_subsets, read_slice_index
 from mrissl.runlog import log_to
 
 log = log_to(snakemake.log[0])

@@ -10,8 +10,8 @@ import torch
 import mrissl.seqclass.finetune
 from mrissl.seqclass import SEQUENCE_CLASSES
 from mrissl.seqclass.datasets import SliceSet, load_slices
-from mrissl.seqclass.finetune import (FinetuneConfig, classification_metrics, embed, evaluate_classifier, finetune,
-                             label_fraction_subsets)
+from mrissl.seqclass.finetune import FinetuneConfig, classification_metrics, embed, evaluate_classifier, finetune
+from mrissl.seqclass.slices import label_fraction_subsets
 from mrissl.seqclass.latent import silhouette, tsne_2d, umap_2d
 from mrissl.seqclass.models import Classifier, load_encoder, resnet18_encoder
 

@@ -31,7 +31,12 @@ def job_counts(output: str) -> dict[str, int]:
     return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.MULTILINE) if m[1] != "total"}
 
 
-SITES = yaml.safe_load((REPO / "config/config.yaml").read_text())["phantom"]["external_sites"]
+TINY_SITES = yaml.safe_load((REPO / "config/tiny.yaml").read_text())["phantom"]["external_sites"]
+SITES = {  # the tiny run's: the default's sites, less those tiny.yaml sets to null
+    site: spec
+    for site, spec in yaml.safe_load((REPO / "config/config.yaml").read_text())["phantom"]["external_sites"].items()
+    if TINY_SITES.get(site, {}) is not None
+}
 SCENARIOS = ["1 supervised only", "2 pretrained, fine-tuned internal", "3 pretrained, fine-tuned on site"]
 
 

@@ -19,9 +19,9 @@ rule read_cohort:
         cohort="|".join(COHORT_FORMATS),
     conda:
         "../../envs/curate.yaml"
-    threads: threads_of("curate")
+    threads: threads_of("curate", serial=True)
     resources:
-        **resources_of("curate"),
+        **resources_of("curate", serial=True),
     params:
         source=lambda w: COHORT_FORMATS[w.cohort],
         salt=config["ingest"]["salt"],

@@ -10,8 +10,13 @@ COHORT_FORMATS = {
     "spine": "spider",
     "pathology": "bids",
 }
-# External sites (seqclass transfer, paper 000 Fig. 3) are phantom cohorts too.
-EXTERNAL_SITES = config["phantom"]["external_sites"]
+# External sites (seqclass transfer, paper 000 Fig. 3) are phantom cohorts too; an override file
+# leaves one of the default's out by setting it to null.
+EXTERNAL_SITES = {
+    site: site_config
+    for site, site_config in config["phantom"]["external_sites"].items()
+    if site_config is not None
+}
 for site, site_config in EXTERNAL_SITES.items():
     if site in COHORT_FORMATS:
         raise ValueError(
@@ -22,6 +27,10 @@ EXTERNAL_SITE_PATTERN = (
     "|".join(EXTERNAL_SITES) or "(?!)"
 )  # (?!) matches nothing: no sites configured
 TUMOUR_COHORTS = ["tumour_internal", "tumour_external"]
+# Priority of the rules on the pipeline's longest chain (DICOM ingest -> seqclass curation,
+# pretraining, fine-tuning, evaluation, latent maps): scheduled first, the other studies' jobs fill
+# the free cores beside it instead of leaving it to run alone at the end.
+LONGEST_CHAIN = 10
 SPLITS = ["train", "val", "test"]
 # The tables and figures of every study (each study's rule file adds its own; rule all builds them
 # and their lineage records), and curated inputs that no table reads but rule all builds all the same.
@@ -29,17 +38,20 @@ PRODUCTS = []
 CURATED = []
 
 
-def threads_of(kind):
-    return config["resources"][kind]["threads"]
+def threads_of(kind, serial=False):
+    """Threads of a kind of rule (light, curate, gpu) from config['resources']; a serial rule, whose
+    script runs on one core whatever it is given, takes one, so that it never holds a second idle.
+    """
+    return 1 if serial else config["resources"][kind]["threads"]
 
 
-def resources_of(kind):
-    """Slurm-plugin resources for a kind of rule (light, curate, gpu) from config['resources']."""
+def resources_of(kind, serial=False):
+    """Slurm-plugin resources for a kind of rule from config['resources']; serial as in threads_of."""
     spec = config["resources"][kind]
     res = {
         "mem_mb": spec["mem_mb"],
         "runtime": spec["runtime"],
-        "cpus_per_task": spec["threads"],
+        "cpus_per_task": threads_of(kind, serial),
     }
     if spec["gpu"] > 0:
         res["gpu"] = spec["gpu"]

@@ -12,11 +12,12 @@ rule index_dicom:
         "logs/ingest/index_dicom.log",
     benchmark:
         "benchmarks/ingest/index_dicom.tsv"
+    priority: LONGEST_CHAIN
     conda:
         "../../envs/curate.yaml"
-    threads: threads_of("curate")
+    threads: threads_of("curate", serial=True)
     resources:
-        **resources_of("curate"),
+        **resources_of("curate", serial=True),
     params:
         salt=config["ingest"]["salt"],
         shards=config["ingest"]["shards"],
@@ -38,6 +39,7 @@ rule ingest_shard:
         "benchmarks/ingest/ingest_shard_{shard}.tsv"
     wildcard_constraints:
         shard=r"\d{3}",
+    priority: LONGEST_CHAIN
     conda:
         "../../envs/curate.yaml"
     threads: threads_of("curate")
@@ -67,6 +69,7 @@ rule merge_manifest:
         "logs/ingest/merge_manifest.log",
     benchmark:
         "benchmarks/ingest/merge_manifest.tsv"
+    priority: LONGEST_CHAIN
     conda:
         "../../envs/curate.yaml"
     threads: threads_of("light")

@@ -77,9 +77,9 @@ rule longitudinal_vertebrae:
         "benchmarks/longitudinal/vertebrae.tsv"
     conda:
         "../../envs/curate.yaml"
-    threads: threads_of("curate")
+    threads: threads_of("curate", serial=True)
     resources:
-        **resources_of("curate"),
+        **resources_of("curate", serial=True),
     params:
         vb_shape=config["longitudinal"]["vb_shape"],
         ivd_shape=config["longitudinal"]["ivd_shape"],

@@ -21,9 +21,9 @@ rule phantom_brain:
         "benchmarks/phantom/phantom_brain.tsv"
     conda:
         "../../envs/curate.yaml"
-    threads: threads_of("curate")
+    threads: threads_of("curate", serial=True)
     resources:
-        **resources_of("curate"),
+        **resources_of("curate", serial=True),
     params:
         brain=config["phantom"]["brain"],
         seed=config["seed"],
@@ -44,9 +44,9 @@ rule phantom_tumour:
         cohort="|".join(TUMOUR_COHORTS),
     conda:
         "../../envs/curate.yaml"
-    threads: threads_of("curate")
+    threads: threads_of("curate", serial=True)
     resources:
-        **resources_of("curate"),
+        **resources_of("curate", serial=True),
     params:
         cohort=lambda w: config["phantom"][w.cohort],
         seed=config["seed"],
@@ -86,9 +86,9 @@ rule phantom_pathology:
         "benchmarks/phantom/phantom_pathology.tsv"
     conda:
         "../../envs/curate.yaml"
-    threads: threads_of("curate")
+    threads: threads_of("curate", serial=True)
     resources:
-        **resources_of("curate"),
+        **resources_of("curate", serial=True),
     params:
         pathology=config["phantom"]["pathology"],
         seed=config["seed"],

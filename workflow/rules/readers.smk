@@ -15,9 +15,9 @@ rule read_dataset:
         "benchmarks/ingest/read_dataset.tsv"
     conda:
         "../../envs/curate.yaml"
-    threads: threads_of("curate")
+    threads: threads_of("curate", serial=True)
     resources:
-        **resources_of("curate"),
+        **resources_of("curate", serial=True),
     params:
         source=config["data"]["source"],
         salt=config["ingest"]["salt"],

@@ -37,9 +37,9 @@ rule reportcl_preprocess:
         cohort="|".join(TUMOUR_COHORTS),
     conda:
         "../../envs/curate.yaml"
-    threads: threads_of("curate")
+    threads: threads_of("curate", serial=True)
     resources:
-        **resources_of("curate"),
+        **resources_of("curate", serial=True),
     params:
         volume_shape=config["reportcl"]["volume_shape"],
         salt=config["ingest"]["salt"],

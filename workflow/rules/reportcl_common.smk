@@ -13,8 +13,12 @@ REPORTCL_INITS = {
     ),
     "proposed": "With proposed CL",
 }
-# Pretraining variants of Table 5: the proposed settings with these overrides.
-REPORTCL_ABLATIONS = dict(REPORTCL.get("ablations") or {})
+# Pretraining variants of Table 5: the proposed settings with these overrides (null leaves one out).
+REPORTCL_ABLATIONS = {
+    name: overrides
+    for name, overrides in (REPORTCL.get("ablations") or {}).items()
+    if overrides is not None
+}
 REPORTCL_ABLATION_LABELS = {
     "global_only": "Global only",
     "local_only": "Local only",

@@ -26,6 +26,7 @@ rule seqclass_split:
         "benchmarks/seqclass/curate/split_{cohort}.tsv"
     wildcard_constraints:
         **SEQCLASS_WILDCARDS,
+    priority: LONGEST_CHAIN
     conda:
         "../../envs/curate.yaml"
     threads: threads_of("light")
@@ -54,6 +55,7 @@ rule seqclass_slices:
     wildcard_constraints:
         **SEQCLASS_WILDCARDS,
         split="|".join(SPLITS),
+    priority: LONGEST_CHAIN
     conda:
         "../../envs/curate.yaml"
     threads: threads_of("curate")
@@ -76,6 +78,7 @@ rule seqclass_label_subsets:
         "benchmarks/seqclass/{dataset}/label_subsets_seed{seed}.tsv"
     wildcard_constraints:
         **SEQCLASS_WILDCARDS,
+    priority: LONGEST_CHAIN
     conda:
         "../../envs/train.yaml"
     threads: threads_of("light")
@@ -101,6 +104,7 @@ rule seqclass_pretrain:
         "benchmarks/seqclass/pretrain/{method}_b{batch}_px{px}_seed{seed}.tsv"
     wildcard_constraints:
         **SEQCLASS_WILDCARDS,
+    priority: LONGEST_CHAIN
     conda:
         "../../envs/train.yaml"
     threads: threads_of("gpu")
@@ -132,6 +136,7 @@ rule seqclass_finetune:
         "benchmarks/seqclass/{dataset}/finetune/{init}_px{px}_seed{seed}.tsv"
     wildcard_constraints:
         **SEQCLASS_WILDCARDS,
+    priority: LONGEST_CHAIN
     conda:
         "../../envs/train.yaml"
     threads: threads_of("gpu")
@@ -159,6 +164,7 @@ rule seqclass_evaluate:
         "benchmarks/seqclass/{dataset}/evaluate/{init}_px{px}_seed{seed}.tsv"
     wildcard_constraints:
         **SEQCLASS_WILDCARDS,
+    priority: LONGEST_CHAIN
     conda:
         "../../envs/train.yaml"
     threads: threads_of("gpu")
@@ -214,6 +220,7 @@ rule seqclass_embed:
         "benchmarks/seqclass/{dataset}/embed/{init}_px{px}_seed{seed}.tsv"
     wildcard_constraints:
         **SEQCLASS_WILDCARDS,
+    priority: LONGEST_CHAIN
     conda:
         "../../envs/train.yaml"
     threads: threads_of("gpu")
@@ -239,6 +246,7 @@ rule seqclass_latent:
         "benchmarks/seqclass/{dataset}/latent/{init}_px{px}_seed{seed}.tsv"
     wildcard_constraints:
         **SEQCLASS_WILDCARDS,
+    priority: LONGEST_CHAIN
     conda:
         "../../envs/plot.yaml"
     threads: threads_of("light")

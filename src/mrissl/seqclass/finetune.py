@@ -62,36 +62,6 @@ class ClassificationMetrics:
     confusion: pd.DataFrame           # rows: true class, columns: predicted class
 
 
-def label_fraction_subsets(index_df: pd.DataFrame, fractions: list[float], seed: int) -> dict[float, np.ndarray]:
-    """Row numbers of the labelled subset for each fraction of a training split, sampled by patient.
-
-    Patients are put in a random order fixed by ``seed`` and their slices follow one another in that
-    order (in random order within a patient); a fraction f takes the first ceil(f * N) slices, i.e.
-    whole patients with only the last one cut. A class still missing then gets the first slice of
-    it in the same order. Both steps depend only on the order, so the subsets are nested (a
-    smaller fraction's subset lies inside every larger one's) whatever list of fractions is asked.
-    """
-    bad = [f for f in fractions if not 0 < f <= 1]
-    if bad:
-        raise ValueError(f"label fractions must be in (0, 1], got {bad} (0.5% is 0.005)")
-    rng = np.random.default_rng(seed)
-    patients = np.sort(index_df["patient_key"].unique())
-    patient_rank = dict(zip(rng.permutation(patients), range(len(patients))))
-    within_patient = rng.random(len(index_df))
-    order = np.lexsort((within_patient, index_df["patient_key"].map(patient_rank).to_numpy()))
-    rows = index_df["row"].to_numpy()[order]
-    labels = index_df["label"].to_numpy()[order]
-    first_of_class = {label: rows[np.argmax(labels == label)] for label in np.unique(labels)}
-
-    subsets = {}
-    for fraction in fractions:
-        n = math.ceil(fraction * len(rows))
-        missing = set(first_of_class) - set(labels[:n])
-        fill = np.array([first_of_class[c] for c in sorted(missing)], dtype=rows.dtype)
-        subsets[fraction] = np.sort(np.concatenate([rows[:n], fill]))
-    return subsets
-
-
 def _outputs(module: nn.Module, images: np.ndarray, image_size: int, batch_size: int,
              device: torch.device) -> np.ndarray:
     """``module`` applied to every image, in order, in evaluation mode."""
