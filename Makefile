@@ -17,7 +17,7 @@ demo: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -rs --durations=12
+	$(BIN)/python -m pytest -q -rs --durations=15
 
 report: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --report results/report.html

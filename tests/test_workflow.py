@@ -72,7 +72,8 @@ def test_two_clean_runs_give_identical_tables_and_figures(tiny_run, tmp_path):
     products = [p.relative_to(tiny_run) for folder in folders for p in (tiny_run / folder).rglob("*") if p.is_file()]
     second = copy_repository(tmp_path / "second")
     # The tables and figures only: their lineage records hold paths and times, and are not compared.
-    run_snakemake(second, "--cores", "2", "--configfile", "config/tiny.yaml", *map(str, products))
+    # (Targets first: --configfile takes every word that follows it.)
+    run_snakemake(second, *map(str, products), "--cores", "2", "--configfile", "config/tiny.yaml")
     for folder in folders:
         first_files = sorted(p.relative_to(tiny_run) for p in (tiny_run / folder).rglob("*") if p.is_file())
         second_files = sorted(p.relative_to(second) for p in (second / folder).rglob("*") if p.is_file())

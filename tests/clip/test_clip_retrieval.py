@@ -4,9 +4,11 @@ import numpy as np
 import pytest
 
 from mrissl.clip.retrieval import (
+    candidate_ranks,
     chance_metrics,
     class_match_summary,
     class_match_view,
+    mean_rank_p_value,
     retrieval_metrics,
     retrieval_table,
     true_match_ranks,
@@ -84,3 +86,18 @@ def test_class_match_view_leaves_the_query_out():
     summary = class_match_summary(pairs)
     assert summary["top1_same_class"] == pytest.approx(1 / 3)
     assert summary["chance_same_class"] == pytest.approx((0.5 + 0 + 0.5) / 3)
+
+
+def test_mean_rank_p_value_against_random_pairings():
+    # A perfect 8 x 8 ranking: only the identity pairing (1 of 8! = 40320) reaches mean rank 1.
+    assert mean_rank_p_value(np.eye(8), n_permutations=2000) == pytest.approx(1 / 2001, abs=1e-3)
+    # The reversed ranking (every match last) is beaten or tied by every pairing: p = 1.
+    assert mean_rank_p_value(-np.eye(8), n_permutations=2000) == 1.0
+    # Candidate ranks: row 0 of [[3, 1, 2]] ranks its candidates 1, 3, 2.
+    assert candidate_ranks(np.array([[3.0, 1.0, 2.0]] * 3))[0].tolist() == [1, 3, 2]
+    # Random similarities: p spread over (0, 1], about half below 0.5.
+    rng = np.random.default_rng(1)
+    ps = [mean_rank_p_value(rng.normal(size=(27, 27)), n_permutations=500) for _ in range(60)]
+    assert 0.3 < np.mean(np.array(ps) < 0.5) < 0.7
+    table = retrieval_table(np.eye(3))
+    assert table["mean_rank_p"].iloc[:2].notna().all() and np.isnan(table["mean_rank_p"].iloc[2])

@@ -67,3 +67,13 @@ def test_paired_ttest_over_folds_matches_hand_value():
     assert row["t"] == pytest.approx(3.4641, abs=1e-4)
     assert row["p"] == pytest.approx(0.0742, abs=1e-4)
     assert mean_std(pd.Series([0.1, 0.2, 0.3])) == "0.200 (0.100)"
+
+
+def test_paired_ttest_is_left_out_when_the_differences_do_not_vary():
+    per_fold = pd.DataFrame({
+        "dataset": "internal", "fold": [0, 1] * 2, "init": ["cl"] * 2 + ["random"] * 2,
+        "auc": [0.0, 0.0, 1.0, 1.0],                # both folds differ by -1: t would be -inf, p 0
+    })
+    row = paired_ttests(per_fold, "cl", ["random"], ["auc"]).iloc[0]
+    assert row["mean_difference"] == pytest.approx(-1.0)
+    assert np.isnan(row["t"]) and np.isnan(row["p"])

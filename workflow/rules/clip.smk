@@ -345,7 +345,8 @@ rule clip_retrieval:
     params:
         caption=(
             "Retrieval on the test split: rank of the true match among all test images (reports) for each "
-            "report (image), R@1/5/10, median and mean rank, and chance; then the paper's view: share of "
+            "report (image), R@1/5/10, median and mean rank, and chance; mean_rank_p: one-sided permutation "
+            "p-value of the mean rank against random pairings (10,000); then the paper's view: share of "
             "reports whose rank-1 image among the other n - 1 has the report's class, and its chance."
         ),
     script:

@@ -8,7 +8,8 @@ Two views of one similarity matrix between the test images and their reports:
   match, so a constant similarity ranks every match last), and the metrics are R@1, R@5, R@10
   (share of queries whose match ranks within k), the median and the mean rank. Run on the matrix
   and on its transpose for the two directions; ``chance_metrics(n)`` gives the same figures for a
-  random ranking of n candidates.
+  random ranking of n candidates, and ``mean_rank_p_value`` how often a random pairing of queries
+  and candidates ranks its matches as well (a permutation test of "above chance").
 * ``class_match_view(similarity, classes)``, the paper's own: each report ranks the other n - 1
   images (its own image left out), and its rank-1 image counts as a match when its class equals
   the report's (Table 3); every same-class pair with its rank and similarity is Fig. 7.
@@ -24,14 +25,33 @@ import pandas as pd
 RECALL_AT = (1, 5, 10)
 
 
-def true_match_ranks(similarity: np.ndarray) -> np.ndarray:
-    """1-based rank of candidate i among all candidates of query i (ties count against the match)."""
+def candidate_ranks(similarity: np.ndarray) -> np.ndarray:
+    """1-based rank of every candidate j among the candidates of query i: 1 + the number of other
+    candidates scoring at least as high (ties count against j)."""
     similarity = np.asarray(similarity, dtype=np.float64)
     if similarity.ndim != 2 or similarity.shape[0] != similarity.shape[1]:
         raise ValueError(f"similarity must be square (queries x candidates), got shape {similarity.shape}")
-    diagonal = np.diag(similarity)[:, None]
-    at_least = similarity >= diagonal
-    return at_least.sum(axis=1)  # the match itself is one of them: rank 1 when nothing else reaches it
+    ordered = np.sort(similarity, axis=1)
+    below = np.stack([np.searchsorted(row, values, side="left") for row, values in zip(ordered, similarity)])
+    return len(similarity) - below
+
+
+def true_match_ranks(similarity: np.ndarray) -> np.ndarray:
+    """1-based rank of candidate i among all candidates of query i (ties count against the match)."""
+    return np.diag(candidate_ranks(similarity)).copy()
+
+
+def mean_rank_p_value(similarity: np.ndarray, n_permutations: int = 10_000, seed: int = 0) -> float:
+    """One-sided permutation p-value of the true matches' mean rank: the share of random pairings of
+    queries and candidates (the diagonal's pairing among them) whose mean rank is as low or lower,
+    counted as (1 + hits) / (1 + permutations). Small: the model ranks true matches above chance."""
+    ranks = candidate_ranks(similarity)
+    n = len(ranks)
+    observed = np.diag(ranks).mean()
+    rng = np.random.default_rng(seed)
+    pairings = np.argsort(rng.random((n_permutations, n)), axis=1)
+    permuted = ranks[np.arange(n), pairings].mean(axis=1)
+    return float((1 + np.sum(permuted <= observed + 1e-12)) / (1 + n_permutations))
 
 
 def retrieval_metrics(similarity: np.ndarray) -> dict[str, float]:
@@ -52,11 +72,15 @@ def chance_metrics(n: int) -> dict[str, float]:
 
 
 def retrieval_table(image_text_similarity: np.ndarray) -> pd.DataFrame:
-    """Both directions and chance, one row each; ``image_text_similarity`` rows images, columns reports."""
+    """Both directions and chance, one row each; ``image_text_similarity`` rows images, columns reports.
+    ``mean_rank_p``: each direction's ``mean_rank_p_value``."""
     n = len(image_text_similarity)
+    report_image = np.asarray(image_text_similarity).T
     rows = [
-        {"direction": "report -> image", "queries": n, **retrieval_metrics(np.asarray(image_text_similarity).T)},
-        {"direction": "image -> report", "queries": n, **retrieval_metrics(image_text_similarity)},
+        {"direction": "report -> image", "queries": n, **retrieval_metrics(report_image),
+         "mean_rank_p": mean_rank_p_value(report_image)},
+        {"direction": "image -> report", "queries": n, **retrieval_metrics(image_text_similarity),
+         "mean_rank_p": mean_rank_p_value(image_text_similarity)},
         {"direction": f"chance ({n} candidates)", "queries": n, **chance_metrics(n)},
     ]
     return pd.DataFrame(rows)
@@ -114,4 +138,4 @@ def test_retrieval_table(embeddings: dict[str, np.ndarray], index: pd.DataFrame)
          "R@1": summary["chance_same_class"]},
     ])
     return pd.concat([table, same], ignore_index=True)[["view", "direction", "queries", "R@1", "R@5", "R@10",
-                                                        "median_rank", "mean_rank"]]
+                                                        "median_rank", "mean_rank", "mean_rank_p"]]

@@ -37,7 +37,9 @@ def paired_ttests(per_fold: pd.DataFrame, proposed: str, baselines: list[str], m
                 a, b = wide[(metric, proposed)], wide[(metric, baseline)]
                 keep = a.notna() & b.notna()
                 a, b = a[keep].to_numpy(float), b[keep].to_numpy(float)
-                if len(a) >= 2 and np.any(a - b != 0):
+                # t is undefined when the differences do not vary (scipy would say t = +-inf,
+                # p = 0 for two folds that differ alike): no test then.
+                if len(a) >= 2 and np.ptp(a - b) > 0:
                     result = ttest_rel(a, b)
                     t, p = float(result.statistic), float(result.pvalue)
                 else:
