@@ -33,6 +33,7 @@ def _from_pretrained(auto_class: str, name: str, what: str):
         os.environ["HF_HUB_OFFLINE"] = "1"
     import transformers  # slow to import; only text rules need it
 
+    transformers.utils.logging.disable_progress_bar()  # a bar per load on the job's stderr: the console
     try:
         return getattr(transformers, auto_class).from_pretrained(path)
     except OSError as exc:
