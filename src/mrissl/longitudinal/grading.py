@@ -37,6 +37,7 @@ import dataclasses
 import logging
 import math
 from dataclasses import dataclass, field
+from typing import ClassVar
 from pathlib import Path
 
 import numpy as np
@@ -136,22 +137,19 @@ def disc_table(index: pd.DataFrame, split: pd.DataFrame) -> pd.DataFrame:
 # --- training ------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class GradingConfig:
-    """``longitudinal.grading`` of the config."""
+class PlateauSGDConfig:
+    """What the grading classifier and the supervised stand-in share: SGD with momentum, lr / 10 on a
+    validation-loss plateau, a stop after ``max_lr_drops`` drops or ``epochs``; network and augmentation."""
 
-    proportions: dict = field(default_factory=lambda: {"train": 670, "val": 50, "test": 200})
-    subset_sizes: tuple[int, ...] = (240, 361, 670)
-    epochs: int = 2000                # cap for the FC layers on frozen features (paper: about 2000)
-    scratch_epochs: int = 2000        # cap for the network trained from scratch
+    SECTION: ClassVar[str] = ""       # the config section ``from_dict`` reads, named in its errors
+
+    epochs: int = 2000                # cap (paper: about 2000)
     batch_size: int = 128
     lr: float = 1e-3
-    scratch_lr: float | None = None   # of the network trained from scratch (None: lr)
-    equal_steps: bool = True          # every subset's epoch has as many batches as the largest subset's
     momentum: float = 0.9
     weight_decay: float = 5e-4
     plateau_patience: int = 10
     max_lr_drops: int = 2
-    feature_views: int = 4            # cached views per disc for frozen convolutions (1: no augmentation)
     seed: int = 0
     device: str = "auto"
     threads: int = 0
@@ -159,8 +157,22 @@ class GradingConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     @classmethod
-    def from_dict(cls, values: dict) -> GradingConfig:
-        return config_from_section(cls, values, "longitudinal.grading")
+    def from_dict(cls, values: dict):
+        return config_from_section(cls, values, cls.SECTION)
+
+
+@dataclass(frozen=True)
+class GradingConfig(PlateauSGDConfig):
+    """``longitudinal.grading`` of the config; ``epochs`` caps the FC layers on frozen features."""
+
+    SECTION: ClassVar[str] = "longitudinal.grading"
+
+    proportions: dict = field(default_factory=lambda: {"train": 670, "val": 50, "test": 200})
+    subset_sizes: tuple[int, ...] = (240, 361, 670)
+    scratch_epochs: int = 2000        # cap for the network trained from scratch
+    scratch_lr: float | None = None   # of the network trained from scratch (None: lr)
+    equal_steps: bool = True          # every subset's epoch has as many batches as the largest subset's
+    feature_views: int = 4            # cached views per disc for frozen convolutions (1: no augmentation)
 
 
 def average_class_accuracy(labels: np.ndarray, predictions: np.ndarray, n_classes: int = len(GRADES)) -> float:
@@ -189,7 +201,7 @@ def epoch_order(train: np.ndarray, batch_size: int, min_steps: int, rng: np.rand
 class _Run:
     """One classifier fit: resumable epochs with plateau stopping, best-validation weights."""
 
-    def __init__(self, model: torch.nn.Module, parameters, config: GradingConfig, epochs: int, path: Path,
+    def __init__(self, model: torch.nn.Module, parameters, config: PlateauSGDConfig, epochs: int, path: Path,
                  settings: dict, lr: float | None = None):
         self.model, self.config, self.epochs, self.path = model, config, epochs, path
         self.optimizer = torch.optim.SGD(parameters, lr=lr or config.lr, momentum=config.momentum,
@@ -436,25 +448,10 @@ def grade_discs(ivd: np.ndarray, index: pd.DataFrame, split: pd.DataFrame, init:
 # --- the supervised stand-in for SpineNet --------------------------------------------------------
 
 @dataclass(frozen=True)
-class SupervisedConfig:
+class SupervisedConfig(PlateauSGDConfig):
     """``longitudinal.supervised`` of the config: the stand-in for the paper's SpineNet [5]."""
 
-    epochs: int = 2000
-    batch_size: int = 128
-    lr: float = 1e-3
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    plateau_patience: int = 10
-    max_lr_drops: int = 2
-    seed: int = 0
-    device: str = "auto"
-    threads: int = 0
-    network: NetworkConfig = field(default_factory=NetworkConfig)
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> SupervisedConfig:
-        return config_from_section(cls, values, "longitudinal.supervised")
+    SECTION: ClassVar[str] = "longitudinal.supervised"
 
 
 SUPERVISED_CLASSES = len(IVD_LEVELS) + 2   # the disc's level (6), then narrowing no / yes
@@ -501,9 +498,7 @@ def supervised_pretrain(ivd: np.ndarray, index: pd.DataFrame, gradings: pd.DataF
     weights = torch.as_tensor(balanced_class_weights(graded_train[graded_train >= 0], 2), dtype=torch.float32)
     torch.manual_seed(config.seed)
     model = VGGMNet(tuple(ivd.shape[1:]), SUPERVISED_CLASSES, config.network).to(device)
-    grading_view = GradingConfig(lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay,
-                                 plateau_patience=config.plateau_patience, max_lr_drops=config.max_lr_drops)
-    run = _Run(model, model.parameters(), grading_view, config.epochs, checkpoint_dir / "supervised.pt",
+    run = _Run(model, model.parameters(), config, config.epochs, checkpoint_dir / "supervised.pt",
                {"config": dataclasses.asdict(config), "discs": int(len(targets))})
     while run.running():
         model.train()
