@@ -96,16 +96,20 @@ def sitk_to_nifti(image: sitk.Image) -> nib.Nifti1Image:
 def load_volume(path: Path) -> nib.spatialimages.SpatialImage:
     """The 3D volume at ``path`` (NIfTI, or any format SimpleITK reads, e.g. .mha).
 
-    Every voxel is read once so that a truncated or corrupt file is caught here.
+    Every voxel is read once so that a truncated or corrupt file is caught here, and so are volumes
+    no step downstream could use: not 3D, NaN or infinite voxels (they poison every normalisation),
+    an affine with non-finite entries or without three independent axes (no world position).
     """
     if not path.is_file():
         raise Unusable("missing file")
+    if path.stat().st_size == 0:
+        raise Unusable("empty file (0 bytes)")
     try:
         if is_nifti(path):
             image = nib.load(path)
-            np.asanyarray(image.dataobj)
         else:
             image = sitk_to_nifti(sitk.ReadImage(str(path)))
+        voxels = np.asanyarray(image.dataobj)
     except Unusable:
         raise
     except Exception as exc:  # nibabel, gzip, zlib and ITK each raise their own types
@@ -113,6 +117,14 @@ def load_volume(path: Path) -> nib.spatialimages.SpatialImage:
         raise Unusable(f"unreadable image ({type(exc).__name__}: {message})") from exc
     if len(image.shape) != 3:
         raise Unusable(f"{len(image.shape)}D image of shape {image.shape}; a 3D volume is expected")
+    if not np.isfinite(image.affine).all():
+        raise Unusable("the affine (voxel to world) has NaN or infinite entries")
+    if abs(np.linalg.det(image.affine[:3, :3])) < 1e-6:
+        raise Unusable("singular affine: the voxel axes do not span 3D space (a zero or repeated axis)")
+    if voxels.dtype.kind in "fc":
+        bad = int(np.size(voxels) - np.count_nonzero(np.isfinite(voxels)))
+        if bad:
+            raise Unusable(f"{bad} NaN or infinite voxels of {voxels.size}")
     return image
 
 

@@ -1,0 +1,87 @@
+"""Bad image files through a reader: each is quarantined with a reason, the good ones still ingested."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from mrissl.readers import read_dataset
+
+SALT = "test-salt"
+AXIAL = np.diag([1.0, 1.0, 2.5, 1.0])
+
+
+def write_volume(path: Path, data: np.ndarray | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = np.random.default_rng(0).random((8, 8, 6)).astype(np.float32) if data is None else data
+    nib.save(nib.Nifti1Image(data, AXIAL), path)   # sform code 2, qform code 0: the sform is the affine
+    return path
+
+
+SROW_X, SROW_Y = 280, 296   # byte offsets of the sform rows (4 float32 each) in a NIfTI-1 header
+
+
+def with_sform_row(path: Path, offset: int, row: list[float]) -> Path:
+    """Overwrite one sform row of a written .nii: nibabel refuses to write such affines itself."""
+    written = bytearray(path.read_bytes())
+    written[offset:offset + 16] = np.asarray(row, np.float32).tobytes()
+    path.write_bytes(bytes(written))
+    return path
+
+
+def with_nan(shape=(8, 8, 6)) -> np.ndarray:
+    data = np.ones(shape, np.float32)
+    data[1, 2, 3] = np.nan
+    return data
+
+
+def with_inf(shape=(8, 8, 6)) -> np.ndarray:
+    data = np.ones(shape, np.float32)
+    data[0, 0, 0] = np.inf
+    return data
+
+
+def truncated_gzip(path: Path) -> Path:
+    write_volume(path)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    return path
+
+
+CASES = {  # file name -> (how to write it, the quarantine reason it must get)
+    "nan.nii.gz": (lambda p: write_volume(p, with_nan()), "1 NaN or infinite voxels of 384"),
+    "inf.nii": (lambda p: write_volume(p, with_inf()), "1 NaN or infinite voxels of 384"),
+    "empty.nii.gz": (lambda p: p.write_bytes(b""), "empty file (0 bytes)"),
+    "truncated.nii.gz": (truncated_gzip, "unreadable image"),
+    "four_d.nii.gz": (lambda p: write_volume(p, np.ones((8, 8, 6, 2), np.float32)), "4D image of shape (8, 8, 6, 2)"),
+    "singular.nii": (lambda p: with_sform_row(write_volume(p), SROW_Y, [0, 0, 0, 0]), "singular affine"),
+    "nan_affine.nii": (lambda p: with_sform_row(write_volume(p), SROW_X, [np.nan, 0, 0, 0]),
+                       "the affine (voxel to world) has NaN or infinite entries"),
+    "not_gzip.nii.gz": (lambda p: p.write_bytes(gzip.compress(b"not a nifti header at all")), "unreadable image"),
+}
+
+
+@pytest.fixture
+def dataset(tmp_path: Path) -> Path:
+    root = tmp_path / "data"
+    write_volume(root / "good.nii.gz")
+    lines = ["subject\tpath\tlabel", "ok\tgood.nii.gz\tT1"]
+    for n, (name, (write, _)) in enumerate(CASES.items()):
+        write(root / name)
+        lines.append(f"s{n}\t{name}\tT2")
+    (root / "dataset.tsv").write_text("\n".join(lines) + "\n")
+    return root / "dataset.tsv"
+
+
+def test_every_bad_file_is_quarantined_with_its_reason_and_the_good_one_kept(dataset, tmp_path):
+    manifest, quarantine = read_dataset("tsv", dataset, SALT, tmp_path / "out")
+    assert len(manifest) == 1 and Path(manifest["nifti_path"].iloc[0]).is_file()
+    reasons = dict(zip(quarantine["path"], quarantine["reason"]))
+    assert set(reasons) == set(CASES)
+    for name, (_, reason) in CASES.items():
+        assert reasons[name].startswith(reason), (name, reasons[name])
+    assert not any(str(dataset.parent) in reason for reason in reasons.values())  # names, not full paths
+
