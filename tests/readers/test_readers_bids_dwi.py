@@ -57,3 +57,24 @@ def test_diffusion_without_bval_is_quarantined(tmp_path):
     manifest, quarantine = read_dataset("bids", root, SALT, tmp_path / "out")
     assert manifest.empty
     assert quarantine["reason"].tolist() == ["no .bval file; a BIDS dwi image needs one (one b-value for a 3D trace)"]
+
+
+def test_bad_sidecars_and_bval_are_quarantined_naming_the_file(tmp_path):
+    root = tmp_path / "bids"
+    cases = {  # image -> (sidecar or bval written beside it, its bytes, the reason's start)
+        "sub-e1/anat/sub-e1_T1w.nii.gz": ("sub-e1_T1w.json", b"[1, 2]", "sidecar sub-e1/anat/sub-e1_T1w.json is JSON but not an object"),
+        "sub-e2/anat/sub-e2_T1w.nii.gz": ("sub-e2_T1w.json", "{\"Manufacturer\": \"Br\u00fcker\"}".encode("latin-1"),
+                                          "sidecar sub-e2/anat/sub-e2_T1w.json is not valid JSON"),
+        "sub-e3/anat/sub-e3_T1w.nii.gz": ("sub-e3_T1w.json", b"{\"EchoTime\": ", "sidecar sub-e3/anat/sub-e3_T1w.json is not valid JSON"),
+        "sub-e4/dwi/sub-e4_dwi.nii.gz": ("sub-e4_dwi.bval", b"b1000\n", "sub-e4/dwi/sub-e4_dwi.bval is not a list of numbers"),
+    }
+    for image, (side, content, _) in cases.items():
+        path = write_nifti(root / image)
+        path.with_name(side).write_bytes(content)
+    write_nifti(root / "sub-ok" / "anat" / "sub-ok_T1w.nii.gz")
+    manifest, quarantine = read_dataset("bids", root, SALT, tmp_path / "out")
+    assert len(manifest) == 1
+    reasons = dict(zip(quarantine["path"], quarantine["reason"]))
+    assert set(reasons) == set(cases)
+    for image, (_, _, reason) in cases.items():
+        assert reasons[image].startswith(reason), reasons[image]

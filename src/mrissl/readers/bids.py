@@ -64,11 +64,14 @@ def inherited_sidecar(image: Path, root: Path, entities: dict[str, str], suffix:
     """The sidecar fields that apply to ``image``, merged from the root down (raises ValueError on bad JSON)."""
     merged: dict = {}
     for candidate in inherited_files(image, root, entities, suffix, ".json"):
+        name = candidate.relative_to(root).as_posix()
         try:
-            merged |= json.loads(candidate.read_text())
-        except ValueError as exc:
-            name = candidate.relative_to(root).as_posix()
+            fields = json.loads(candidate.read_text(encoding="utf-8"))  # JSON is UTF-8 (RFC 8259)
+        except ValueError as exc:  # UnicodeDecodeError is one too
             raise ValueError(f"sidecar {name} is not valid JSON ({exc})") from exc
+        if not isinstance(fields, dict):
+            raise ValueError(f"sidecar {name} is JSON but not an object of fields ({type(fields).__name__})")
+        merged |= fields
     return merged
 
 
