@@ -85,3 +85,18 @@ def test_every_bad_file_is_quarantined_with_its_reason_and_the_good_one_kept(dat
         assert reasons[name].startswith(reason), (name, reasons[name])
     assert not any(str(dataset.parent) in reason for reason in reasons.values())  # names, not full paths
 
+
+def test_brats_mask_of_another_shape_or_grid_quarantines_its_images(tmp_path):
+    root = tmp_path / "BraTS2021_Training"
+    for number, mask_shape, mask_affine in (("00001", (8, 8, 5), AXIAL), ("00002", (8, 8, 6), np.diag([2.0, 1, 2.5, 1]))):
+        case = root / f"BraTS2021_{number}"
+        for token in ("t1", "t2"):
+            write_volume(case / f"BraTS2021_{number}_{token}.nii.gz")
+        nib.save(nib.Nifti1Image(np.zeros(mask_shape, np.uint8), mask_affine), case / f"BraTS2021_{number}_seg.nii.gz")
+    manifest, quarantine = read_dataset("brats2021", root, SALT, tmp_path / "out")
+    assert manifest.empty and len(quarantine) == 4
+    reasons = dict(zip(quarantine["path"], quarantine["reason"]))
+    assert reasons["BraTS2021_00001/BraTS2021_00001_t1.nii.gz"] == (
+        "mask BraTS2021_00001/BraTS2021_00001_seg.nii.gz has shape (8, 8, 5), the image (8, 8, 6)")
+    assert reasons["BraTS2021_00002/BraTS2021_00002_t2.nii.gz"] == (
+        "mask BraTS2021_00002/BraTS2021_00002_seg.nii.gz is not on the image's grid (affines differ)")
