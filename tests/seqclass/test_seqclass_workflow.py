@@ -227,3 +227,11 @@ def test_external_transfer_table_and_its_datasets(tiny_run):
         assert set(train.loc[from_site, "series_key"]) == set(site_train["series_key"])
         assert set(train.loc[~from_site, "series_key"]) <= set(internal["series_key"])
         assert set(train.loc[~from_site, "label"]) == set(internal["label"]) - set(spec["classes"])
+
+
+def test_warm_up_as_long_as_the_run_is_refused(tmp_path):
+    override = tmp_path / "warm.yaml"
+    override.write_text(yaml.safe_dump({"seqclass": {"pretrain": {"epochs": 5, "recipes": {"simclr": {"warmup_epochs": 5}}}}}))
+    proc = run_snakemake(REPO, "-n", "--configfile", str(override), check=False)
+    assert proc.returncode != 0
+    assert "seqclass.pretrain.recipes.simclr.warmup_epochs" in proc.stdout + proc.stderr

@@ -12,6 +12,7 @@
 
 
 seqclass_check_image_sizes()
+seqclass_check_recipes()
 PRODUCTS.extend(seqclass_products())
 
 

@@ -103,6 +103,17 @@ def seqclass_check_image_sizes():
         )
 
 
+def seqclass_check_recipes():
+    """A warm-up as long as the run would leave no epoch for the cosine decay."""
+    epochs = SEQCLASS["pretrain"]["epochs"]
+    for method, recipe in SEQCLASS["pretrain"]["recipes"].items():
+        if recipe["warmup_epochs"] >= epochs:
+            raise ValueError(
+                f"config: seqclass.pretrain.recipes.{method}.warmup_epochs ({recipe['warmup_epochs']}) must be "
+                f"fewer than seqclass.pretrain.epochs ({epochs})"
+            )
+
+
 def seqclass_manifest(wildcards):
     """The manifest a cohort's series come from: the ingest's, or the external site's read_cohort."""
     if wildcards.cohort == "internal":
@@ -121,8 +132,10 @@ def seqclass_split(dataset, *splits):
 
 
 def seqclass_pretrain_settings(wildcards):
+    common = {key: value for key, value in SEQCLASS["pretrain"].items() if key != "recipes"}
     return {
-        **SEQCLASS["pretrain"],
+        **common,
+        **SEQCLASS["pretrain"]["recipes"][wildcards.method],
         "method": wildcards.method,
         "batch_size": int(wildcards.batch),
         "image_size": int(wildcards.px),

@@ -26,6 +26,7 @@ from mrissl.seqclass.augment import AugmentConfig, augment_batch, device_generat
 from mrissl.seqclass.datasets import epoch_order, iterate_batches, to_batch
 from mrissl.seqclass.losses import contrastive_top1, normalised_std
 from mrissl.seqclass.models import pretraining_model, resnet18_encoder
+from mrissl.seqclass.optim import pretraining_optimizer, warmup_cosine
 from mrissl.training import cpu_state, derived_seed, load_checkpoint, resolve_device, save_atomically
 
 log = logging.getLogger(__name__)
@@ -39,8 +40,10 @@ class PretrainConfig:
     batch_size: int = 256
     image_size: int = 84              # slices are resized on the device when stored at another size
     epochs: int = 50
+    optimizer: str = "sgd"            # lars (SimCLR's recipe) | sgd (SimSiam's); see mrissl.seqclass.optim
     lr: float = 0.05                  # per 256 images; the optimiser uses lr * batch_size / 256
     weight_decay: float = 1e-4
+    warmup_epochs: int = 0            # linear warm-up before the cosine decay
     temperature: float = 0.5          # SimCLR only
     widen_factor: float = 1.0         # 1.0 is ResNet-18; 0.5 halves every layer's width
     seed: int = 0
@@ -72,9 +75,8 @@ def pretrain(images: np.ndarray, config: PretrainConfig, checkpoint_dir: Path | 
 
     torch.manual_seed(config.seed)  # the initial weights
     model = pretraining_model(config.method, resnet18_encoder(config.widen_factor), config.temperature).to(device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr * config.batch_size / 256,
-                                momentum=0.9, weight_decay=config.weight_decay)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs * n_batches)
+    optimizer = pretraining_optimizer(model, config.optimizer, config.lr * config.batch_size / 256, config.weight_decay)
+    scheduler = warmup_cosine(optimizer, config.warmup_epochs * n_batches, config.epochs * n_batches)
     scaler = torch.amp.GradScaler(device.type, enabled=use_amp)
 
     settings = dataclasses.asdict(config)
