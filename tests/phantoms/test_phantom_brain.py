@@ -14,6 +14,7 @@ import pytest
 from mrissl.phantoms import mr_physics as mr
 from mrissl.phantoms.anatomy import mni_head, random_subject_deformation
 from mrissl.phantoms.brain import (
+    BRAIN_COVERAGE_MM,
     CLASSES,
     LABEL_COLUMNS,
     PROTOCOL_SAMPLERS,
@@ -33,9 +34,19 @@ from mrissl.phantoms.scanner import (
 
 SMALL = {
     "n_patients": 2, "studies_per_patient": [2, 2], "series_per_study": [9, 9], "matrix": [32, 48],
-    "slice_thickness_mm": [3.0, 6.0], "field_strengths_t": [1.5, 3.0], "noise": [0.01, 0.05],
-    "bias_field": 0.3, "wrong_description_rate": 0.15,
+    "epi_matrix": [32, 40], "slice_thickness_mm": [3.0, 6.0], "field_strengths_t": [1.5, 3.0],
+    "noise": [0.01, 0.05], "bias_field": 0.3, "wrong_description_rate": 0.15, "max_slices_3d": 40,
+    "finding_rate": 1.0, "motion_rate": 0.2,
 }
+# Where each vendor keeps the b-value in a classic export (mrissl.phantoms.brain.b_value_tags).
+B_VALUE_TAGS = {"SIEMENS": (0x0019, "SIEMENS MR HEADER", 0x0C), "GE MEDICAL SYSTEMS": (0x0043, "GEMS_PARM_01", 0x39),
+                "Philips Medical Systems": (0x2001, "Philips Imaging DD 001", 0x03)}
+
+
+def private_b_value(ds: pydicom.Dataset) -> float:
+    group, creator, offset = B_VALUE_TAGS[ds.Manufacturer]
+    value = ds.get_private_item(group, offset, creator).value
+    return float(value[0] if isinstance(value, pydicom.multival.MultiValue) else value) % 1e9
 SEED = 7
 
 
@@ -112,7 +123,13 @@ def test_headers_carry_fake_identities_but_paths_do_not(cohort, series):
         assert ds.StudyInstanceUID == expected["study_instance_uid"]
         assert ds.InstitutionName and ds.Manufacturer in ("SIEMENS", "GE MEDICAL SYSTEMS", "Philips Medical Systems")
         assert ds.BodyPartExamined in ("HEAD", "BRAIN")
-        assert not any(element.tag.is_private for element in ds)
+        group, creator, offset = B_VALUE_TAGS[ds.Manufacturer]
+        try:  # the vendor's b-value and its private creator are the only private elements
+            block = ds.private_block(group, creator)
+            allowed = {block.get_tag(offset), pydicom.tag.Tag(group, block.block_start >> 8)}
+        except KeyError:
+            allowed = set()
+        assert all(e.tag in allowed for e in ds if e.tag.is_private), uid
     names = {part for name in truth["patient_name"] for part in name.split("^") if len(part) > 1}
     identifiers = names | set(truth["patient_id"]) | set(truth["accession_number"]) | set(truth["patient_birth_date"])
     for path in (cohort / "dicom").rglob("*"):
@@ -126,13 +143,30 @@ def test_class_specific_headers(cohort, series):
         ds, label = slices[0], truth.loc[uid, "label"]
         if label in ("TraceW", "DWI"):
             assert "EP" in str(ds.ScanningSequence) or ds.ScanningSequence == "SE"
-            assert ("DiffusionBValue" in ds) and (float(ds.DiffusionBValue) >= 800) == (label == "TraceW")
+            assert (private_b_value(ds) >= 800) == (label == "TraceW")
+            if "DiffusionBValue" in ds:  # Siemens XA and some Philips exports also write the standard tag
+                assert float(ds.DiffusionBValue) == private_b_value(ds)
         if label == "ADC":
             assert list(ds.ImageType)[0] == "DERIVED" and "ADC" in list(ds.ImageType)
         if label == "FLAIR":
             assert float(ds.InversionTime) > 1500
         if label == "TOF":
             assert ds.MRAcquisitionType == "3D" and float(ds.RepetitionTime) < 50
+
+
+def test_whole_brain_3d_series_cover_the_brain(cohort, series):
+    """3D series are not thin slabs: they span the brain along their normal, partitions no thinner than pixels."""
+    truth = pd.read_csv(cohort / "truth.tsv", sep="\t", dtype=str).set_index("series_instance_uid")
+    checked = 0
+    for uid, slices in series.items():
+        ds, label = slices[0], truth.loc[uid, "label"]
+        if ds.MRAcquisitionType != "3D" or label == "TOF":  # TOF covers the circle of Willis only
+            continue
+        span = len(slices) * float(ds.SpacingBetweenSlices)
+        assert span >= BRAIN_COVERAGE_MM[truth.loc[uid, "acquisition_plane"]][0] - float(ds.SliceThickness), uid
+        assert float(ds.SliceThickness) >= min(float(v) for v in ds.PixelSpacing) - 0.05
+        checked += 1
+    assert checked >= 2
 
 
 def test_adc_maps_have_bright_csf(cohort, series):
@@ -253,3 +287,31 @@ def test_noise_and_bias_field():
     field = bias_field(rng, (40, 30, 10), 0.3)
     assert field.min() >= 0.7 - 1e-5 and field.max() <= 1.3 + 1e-5
     assert max(field.max() - 1.0, 1.0 - field.min()) == pytest.approx(0.3, rel=1e-4)
+
+
+def test_motion_ghosts_lie_along_the_phase_axis_only():
+    from mrissl.phantoms.scanner import motion_ghosts
+
+    image = np.zeros((32, 32, 4), np.float32)
+    image[12:20, 12:20] = 1.0
+    ghosted = motion_ghosts(image, phase_axis=1, strength=0.2, rng=np.random.default_rng(0))
+    outside_rows = np.ones(32, bool)
+    outside_rows[10:22] = False
+    # Signal appears outside the object along the phase axis (j), never beside it along i.
+    assert ghosted[14:18][:, outside_rows].max() > 0.02
+    assert ghosted[outside_rows][:, 14:18].max() < 1e-3
+    assert abs(ghosted.sum() / image.sum() - (1 + 0.2 * sum(1 / n for n in range(1, 5)))) < 0.2
+
+
+def test_findings_and_white_matter_change_follow_age():
+    from mrissl.phantoms.anatomy import ventricle_pull
+    from mrissl.phantoms.brain import patient_findings, white_matter_change_probability
+
+    assert white_matter_change_probability(30) == 0 < white_matter_change_probability(60) < white_matter_change_probability(85)
+    head = mni_head()
+    rng = np.random.default_rng(1)
+    assert all(len(patient_findings(rng, head, 25.0, 1.0)) == 1 for _ in range(3))  # the finding, no WM change
+    assert patient_findings(rng, head, 85.0, 0.0) == []
+    young = np.mean([ventricle_pull(rng, 25.0) for _ in range(200)])
+    old = np.mean([ventricle_pull(rng, 80.0) for _ in range(200)])
+    assert old < young - 0.25  # a stronger (negative) pull: larger ventricles

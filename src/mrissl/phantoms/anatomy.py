@@ -408,11 +408,21 @@ def mni_brain_mask(coarse: bool = False) -> np.ndarray:
     return _block_mean_2mm(mask) if coarse else mask
 
 
-def random_subject_deformation(rng: np.random.Generator, head: HeadModel) -> Deformation:
+def ventricle_pull(rng: np.random.Generator, age_years: float | None) -> float:
+    """The radial pull about the ventricles' centre: < 0 enlarges them. Without an age, anything from
+    small to large; with one, larger with age (ventricular volume roughly doubles from 30 to 80 years,
+    e.g. Fjell et al. 2009, Cereb Cortex 19:2001)."""
+    if age_years is None:
+        return float(rng.uniform(-0.35, 0.08))
+    ageing = float(np.clip((age_years - 30.0) / 50.0, 0.0, 1.0))
+    return float(np.clip(0.02 - 0.35 * ageing + rng.normal(0.0, 0.06), -0.45, 0.1))
+
+
+def random_subject_deformation(rng: np.random.Generator, head: HeadModel, age_years: float | None = None) -> Deformation:
     """A subject's head as a deformation of the template: subject mm -> template mm.
 
     Random size and shape (scale ~ N(1, 0.06) per axis, small shears, about the brain centre), a
-    smooth elastic field (rms 2.5 mm, correlation ~3 cm) and ventricle size (atrophy or not).
+    smooth elastic field (rms 2.5 mm, correlation ~3 cm) and ventricle size (``ventricle_pull``).
     """
     linear = np.eye(4)
     a = np.diag(1.0 / np.clip(rng.normal(1.0, 0.06, 3), 0.85, 1.15)) + rng.normal(0.0, 0.03, (3, 3)) * (1 - np.eye(3))
@@ -422,7 +432,7 @@ def random_subject_deformation(rng: np.random.Generator, head: HeadModel) -> Def
     field, affine = random_displacement(rng, lo, hi, spacing_mm=12.0, rms_mm=2.5)
     # Ventricles: a radial pull about their centre enlarges them (alpha < 0) or shrinks them.
     ventricles = np.array([0.0, -12.0, 14.0])
-    alpha = rng.uniform(-0.35, 0.08)
+    alpha = ventricle_pull(rng, age_years)
     nodes = np.stack(np.meshgrid(*[lo[d] + 12.0 * np.arange(field.shape[d + 1]) for d in range(3)], indexing="ij"))
     offset = nodes - ventricles[:, None, None, None]
     field += alpha * offset * np.exp(-(offset**2).sum(axis=0) / (2 * 22.0**2))[None]

@@ -7,6 +7,25 @@ fat saturation, contrast agent) is drawn from wide clinical ranges per class and
 rendered from the template head through the subject's deformation and the scanner model, and its
 header written the way that vendor writes it (descriptions sometimes generic, empty or wrong).
 The verified class goes only to ``labels.tsv``; ``truth.tsv`` records what the ingest must recover.
+
+Where the phantom follows real exports, and why (sources in the functions' docstrings):
+
+- Coverage: whole-brain series span the brain along their normal. 3D acquisitions have partitions
+  as thin as their pixels up to ``max_slices_3d``, thicker beyond (never a thin slab: TOF alone
+  covers a slab, the circle of Willis); 2D stacks widen their gap rather than stop short.
+- Resolution: EPI (diffusion, perfusion) at about half the structural matrix (``epi_matrix`` vs
+  ``matrix``), as clinical 128 vs 256-512, so EPI's blur is the cue it is in real data.
+- Subjects: ventricles larger with age (``anatomy.ventricle_pull``), age-related white-matter
+  change, and a share of patients (``finding_rate``) with a tumour, infarct, demyelination,
+  haemorrhage or cyst from ``phantoms.lesions`` that evolves at follow-ups; post-contrast T1 in
+  about a third; motion ghosting in ``motion_rate`` of the series (``scanner.motion_ghosts``);
+  susceptibility distortion and dephasing from the head's field map in EPI and gradient echoes.
+- Headers: the b-value where each vendor keeps it in a classic export (``b_value_tags``: private
+  tags, the standard one only on some software); derived maps inherit timings, except half of GE's
+  ADC series, which carry none (our assumption, no source gives the rate); GE writes a generic
+  ImageType and its exam protocol as ProtocolName; descriptions are wrong, generic or empty in
+  ``wrong_description_rate`` of the series (paper 000, Introduction: defaults left unchanged by busy
+  technologists).
 """
 
 from __future__ import annotations
@@ -26,6 +45,7 @@ from mrissl.phantoms import mr_physics as mr
 from mrissl.phantoms.anatomy import HeadModel, coarse_mni_head, mni_head, random_subject_deformation
 from mrissl.geometry import LPS_TO_RAS
 from mrissl.phantoms.dicom import deterministic_uid, write_series
+from mrissl.phantoms.lesions import Lesion, class_lesion, small_vessel_disease, with_lesions
 from mrissl.phantoms.scanner import (
     Deformation,
     EpiDistortion,
@@ -100,21 +120,26 @@ class BrainCohortConfig:
     n_patients: int
     studies_per_patient: tuple[int, int]
     series_per_study: tuple[int, int]
-    matrix: tuple[int, int]
+    matrix: tuple[int, int]               # structural series' in-plane matrix
+    epi_matrix: tuple[int, int]           # EPI (diffusion, perfusion): about half the structural one
     slice_thickness_mm: tuple[float, float]
     field_strengths_t: tuple[float, ...]
     noise: tuple[float, float]
     bias_field: float
     wrong_description_rate: float
-    # Slices per series at most: thinner slices then cover a slab (as TOF does). Writing DICOM files
-    # dominates the run time, so this sizes the cohort's cost (24: ~60 s for the default on one core).
+    # Slices per 2D / 3D series at most. Both still cover the brain: a 2D stack widens its gap, a 3D
+    # slab thickens its partitions (writing DICOM files dominates the cohort's run time).
     max_slices: int = 24
+    max_slices_3d: int = 24
+    finding_rate: float = 0.0             # patients with a lesion (tumour, infarct, demyelination, ...)
+    motion_rate: float = 0.0              # series with motion ghosting
 
     @classmethod
     def from_config(cls, brain: dict) -> BrainCohortConfig:
         config = config_from_section(cls, brain, "phantom.brain")
-        if config.max_slices < MIN_SLICES:
-            raise ValueError(f"phantom.brain.max_slices {config.max_slices} must be at least {MIN_SLICES}")
+        for key in ("max_slices", "max_slices_3d"):
+            if getattr(config, key) < MIN_SLICES:
+                raise ValueError(f"phantom.brain.{key} {getattr(config, key)} must be at least {MIN_SLICES}")
         if not 1 <= config.series_per_study[0] <= config.series_per_study[1] <= len(CLASSES):
             raise ValueError(f"phantom.brain.series_per_study {config.series_per_study} must lie within "
                              f"1..{len(CLASSES)} (the number of classes)")
@@ -343,8 +368,6 @@ def _adc(rng, vendor, field_t) -> Protocol:
     header = _tags(vendor, "EPI-SE", False, image_type={
         SIEMENS: ["DERIVED", "PRIMARY", "DIFFUSION", "ADC", "ND"], GE: ["DERIVED", "PRIMARY", "ADC"],
         PHILIPS: ["DERIVED", "PRIMARY", "ADC", "ADC"]})
-    if rng.random() < 0.6:
-        header["DiffusionBValue"] = b
     description = _description(rng, vendor, plane, ("ADC", "epi"))
     return Protocol("ADC", high, plane, False, epi=True, averages=int(rng.integers(1, 4)),
                     b0_sequence=dataclasses.replace(high, b_value=0.0),
@@ -406,23 +429,37 @@ def _tags(vendor: str, family: str, three_d: bool, *, etl: int = 1, fat_sat: boo
 # --- rendering ----------------------------------------------------------------------------------
 
 def _slice_geometry(rng, config: BrainCohortConfig, protocol: Protocol) -> tuple[float, float, int, int, float]:
-    """Thickness, gap, number of slices, matrix and FOV for a protocol within the config's ranges."""
+    """Thickness, gap, number of slices, matrix and FOV for a protocol within the config's ranges.
+
+    Whole-brain series cover the brain along their slice normal (``BRAIN_COVERAGE_MM``), as clinical
+    protocols do: a 3D acquisition with partitions as thin as its pixels where ``max_slices_3d``
+    allows, else thicker ones; a 2D stack with its drawn thickness and a gap widened (up to the
+    thickness) where ``max_slices`` would not reach. TOF and perfusion cover their own slab.
+    """
     lo, hi = config.slice_thickness_mm
-    if rng.random() < 0.8:  # each kind's usual range; sometimes anything in the config's range
-        lo, hi = (lo, lo + 0.3 * (hi - lo)) if protocol.three_d else (lo + 0.4 * (hi - lo), hi)
+    if protocol.three_d:
+        matrix, fov = _matrix_and_fov(rng, config, protocol)
+        coverage = protocol.coverage_mm or rng.uniform(*BRAIN_COVERAGE_MM[protocol.plane])
+        thickness = round(max(fov / matrix, lo, coverage / config.max_slices_3d), 1)
+        return thickness, 0.0, max(MIN_SLICES, int(round(coverage / thickness))), matrix, fov
+    if rng.random() < 0.8:  # the usual 2D range; sometimes anything in the config's range
+        lo = lo + 0.4 * (hi - lo)
     thickness = round(float(rng.uniform(lo, hi)), 1)
-    gap = 0.0 if protocol.three_d else round(thickness * float(rng.choice([0.0, 0.1, 0.2, 0.3])), 2)
+    gap = round(thickness * float(rng.choice([0.0, 0.1, 0.2, 0.3])), 2)
     coverage = protocol.coverage_mm or rng.uniform(*BRAIN_COVERAGE_MM[protocol.plane])
+    if coverage / (thickness + gap) > config.max_slices:
+        gap = round(min(coverage / config.max_slices - thickness, thickness), 2)
     n_slices = int(np.clip(round(coverage / (thickness + gap)), MIN_SLICES, config.max_slices))
-    m_lo, m_hi = config.matrix
-    if protocol.epi:
-        m_hi = m_lo + 0.35 * (m_hi - m_lo)
+    matrix, fov = _matrix_and_fov(rng, config, protocol)
+    return thickness, gap, n_slices, matrix, fov
+
+
+def _matrix_and_fov(rng, config: BrainCohortConfig, protocol: Protocol) -> tuple[int, float]:
+    m_lo, m_hi = config.epi_matrix if protocol.epi else config.matrix
     matrix = int(round(rng.uniform(m_lo, m_hi) / 2.0) * 2)
     if protocol.epi:
-        fov = _uniform(rng, 220, 250, 0)
-    else:
-        fov = _uniform(rng, 220 if protocol.plane == "axial" else 230, 260, 0)
-    return thickness, gap, n_slices, matrix, fov
+        return matrix, _uniform(rng, 220, 250, 0)
+    return matrix, _uniform(rng, 220 if protocol.plane == "axial" else 230, 260, 0)
 
 
 def render_series(
@@ -470,11 +507,14 @@ def render_series(
     # Noise draws get their own stream: how many depends on the volume size, and the cohort's design
     # (studies, classes, protocols) should not shift when a size setting changes.
     noise_rng = np.random.default_rng(rng.integers(2**63))
+    # Drawn only when the cohort has motion, so that cohorts without it keep their random streams.
+    moved = config.motion_rate > 0 and rng.random() < config.motion_rate
     volumes = acquire(
         images, obj.affine, acquisition, study.deformation, noise_rng, noise_sigmas=sigmas,
         bias_amplitude=config.bias_field * float(rng.uniform(0.3, 1.0)), epi=epi,
         epi_blur_px=float(rng.uniform(0.3, 1.0)) if protocol.epi else 0.0,
         ghost=float(rng.uniform(0.01, 0.05)) if protocol.epi else 0.0,
+        motion=float(rng.uniform(0.05, 0.25)) if moved else 0.0,
     )
     if protocol.b0_sequence is not None:
         volume = _adc_map(volumes[0], volumes[1], seq.b_value, threshold=4.0 * sigma)
@@ -509,6 +549,30 @@ def _adc_map(b0: np.ndarray, high: np.ndarray, b_value: float, threshold: float)
 
 
 # --- patients, studies, headers -----------------------------------------------------------------
+
+# The finding of a patient with one, by kind (weights as in a general neuroradiology case mix: our
+# assumption). Follow-up visits show it evolved (``Lesion.evolved``).
+FINDING_WEIGHTS = {"tumour": 3, "infarct": 3, "other": 2, "haemorrhage": 1}
+
+
+def white_matter_change_probability(age_years: float) -> float:
+    """Share of people of an age with visible white-matter hyperintensities (Fazekas >= 1): rare before
+    40, most after 70 (de Leeuw et al. 2001, J Neurol Neurosurg Psychiatry 70:9; Rotterdam Scan Study)."""
+    return float(np.clip((age_years - 40.0) / 40.0, 0.0, 0.9))
+
+
+def patient_findings(rng: np.random.Generator, head: HeadModel, age_years: float, finding_rate: float) -> list[Lesion]:
+    """A patient's lesions: with probability ``finding_rate`` one of ``FINDING_WEIGHTS``, and
+    age-related small-vessel white-matter change with ``white_matter_change_probability``."""
+    findings = []
+    if finding_rate > 0 and rng.random() < finding_rate:
+        kinds = list(FINDING_WEIGHTS)
+        weights = np.array([FINDING_WEIGHTS[k] for k in kinds], float)
+        findings.append(class_lesion(rng, head, str(rng.choice(kinds, p=weights / weights.sum()))))
+    if finding_rate > 0 and rng.random() < white_matter_change_probability(age_years):
+        findings.append(small_vessel_disease(rng, head))
+    return findings
+
 
 def _patients(rng: np.random.Generator, n: int) -> list[dict]:
     """Unique fake identities: name, MRN, birth date, sex (the header keywords)."""
@@ -592,9 +656,32 @@ def _study(rng: np.random.Generator, head: HeadModel, subject: Deformation, subj
     return Study(vendor, model, field_t, tissues, deformation, header)
 
 
+def b_value_tags(rng: np.random.Generator, vendor: str, software: str, b_value: float) -> dict:
+    """Where a vendor's classic (single-frame) MR export keeps the b-value; dcm2niix reads the same places.
+
+    Siemens: private B_value (0019,xx0C) of "SIEMENS MR HEADER", and the standard DiffusionBValue
+    (0018,9087) only from the XA (enhanced-era) software on. GE: the first value of Slop_int_6..9
+    (0043,xx39) of "GEMS_PARM_01", on some releases plus 1e9 (dcm2niix takes it modulo 1e9, or
+    subtracts 1e9 when it is that large). Philips: the private b-factor (2001,xx03) of
+    "Philips Imaging DD 001", and the standard tag on about half of the exports (R5 releases).
+    """
+    if vendor == SIEMENS:
+        tags = {(0x0019, "SIEMENS MR HEADER", 0x0C): ("IS", int(b_value))}
+        return {**tags, "DiffusionBValue": b_value} if "XA" in software else tags
+    if vendor == GE:
+        offset = 1_000_000_000 if rng.random() < 0.3 else 0
+        return {(0x0043, "GEMS_PARM_01", 0x39): ("IS", [int(b_value) + offset, 8, 0, 0])}
+    tags = {(0x2001, "Philips Imaging DD 001", 0x03): ("FL", float(b_value))}
+    return {**tags, "DiffusionBValue": b_value} if rng.random() < 0.5 else tags
+
+
 def _series_header(rng: np.random.Generator, study: Study, protocol: Protocol, index: int, when: dt.datetime,
                    thickness: float, config: BrainCohortConfig) -> dict:
-    """The series-level header: numbering, timing, the acquisition parameters, descriptions."""
+    """The series-level header: numbering, timing, the acquisition parameters, descriptions.
+
+    The b-value goes where the vendor keeps it (``b_value_tags``). Derived maps (ADC; Siemens'
+    TraceW) inherit the acquisition's timings, except GE ADC series, half of which carry none.
+    """
     seq = protocol.sequence
     description = str(protocol.header["SeriesDescription"])
     protocol_name = _protocol_name(rng, study.vendor, description, str(study.header["ProtocolName"]))
@@ -602,15 +689,22 @@ def _series_header(rng: np.random.Generator, study: Study, protocol: Protocol, i
         description = _wrong_description(rng, study.vendor, protocol.label, protocol.plane)
     if rng.random() < config.wrong_description_rate / 2:
         protocol_name = _pick(rng, GENERIC_DESCRIPTIONS)
+    header = {key: value for key, value in protocol.header.items() if key != "DiffusionBValue"}
+    if "DiffusionBValue" in protocol.header:
+        header.update(b_value_tags(rng, study.vendor, str(study.header["SoftwareVersions"]),
+                                   float(protocol.header["DiffusionBValue"])))
+    timings = {"RepetitionTime": seq.tr, "EchoTime": seq.te,
+               "InversionTime": seq.ti if seq.family in ("IR", "IR-GRE") else None,
+               "FlipAngle": _reported_flip(rng, study.vendor, protocol)}
+    if protocol.label == "ADC" and study.vendor == GE and rng.random() < 0.5:
+        timings = {}
     return {
         "SeriesNumber": _series_number(study.vendor, index),
         "SeriesTime": (when + dt.timedelta(minutes=4 * index + int(rng.integers(0, 3)))).strftime("%H%M%S"),
-        "RepetitionTime": seq.tr, "EchoTime": seq.te,
-        "InversionTime": seq.ti if seq.family in ("IR", "IR-GRE") else None,
-        "FlipAngle": _reported_flip(rng, study.vendor, protocol), "SliceThickness": thickness,
+        **timings, "SliceThickness": thickness,
         "PixelBandwidth": _uniform(rng, 1000, 2000, 0) if protocol.epi else _uniform(rng, 130, 300, 0),
         "NumberOfAverages": protocol.averages,
-        **protocol.header,
+        **header,
         "SeriesDescription": description, "ProtocolName": protocol_name,
     }
 
@@ -622,20 +716,29 @@ def _generate(config: BrainCohortConfig, seed: int, dicom_dir: Path) -> list[dic
     rows: list[dict] = []
     for p, (person, patient_seed) in enumerate(zip(people, patient_seeds)):
         rng = np.random.default_rng(patient_seed)
-        subject = random_subject_deformation(rng, head)
         export = "X" + hashlib.sha256(f"{seed}:{p}".encode()).hexdigest()[:10].upper()  # anonymous folder
         n_studies = int(rng.integers(config.studies_per_patient[0], config.studies_per_patient[1] + 1))
-        for s, when in enumerate(_study_dates(rng, n_studies, person["PatientBirthDate"])):
+        dates = _study_dates(rng, n_studies, person["PatientBirthDate"])
+        age = (dates[0].date() - dt.datetime.strptime(person["PatientBirthDate"], "%Y%m%d").date()).days / 365.25
+        subject = random_subject_deformation(rng, head, age_years=age)
+        findings = patient_findings(rng, head, age, config.finding_rate)
+        for s, when in enumerate(dates):
+            # A finding as it looks at this visit (acute infarcts and haemorrhages evolve), on both grids.
+            lesioned = with_lesions(head, [f if s == 0 else f.evolved() for f in findings]) if findings else head
+            coarse = lesioned.block_averaged(2) if findings else None
             if s == 0 or rng.random() < 0.3:  # follow-ups are sometimes on another field strength
                 field_t = float(_pick(rng, list(config.field_strengths_t)))
-                subject_tissues = {name: mr.perturbed(mr.tissue(name, field_t), rng, 0.04) for name in head.tissues}
+                subject_tissues = {}
+            for name in lesioned.tissues:  # an evolved lesion may bring a new tissue
+                if name not in subject_tissues:
+                    subject_tissues[name] = mr.perturbed(mr.tissue(name, field_t), rng, 0.04)
             uids = {"study": deterministic_uid(seed, "study", p, s), "frame": deterministic_uid(seed, "frame", p, s)}
             accession = f"AC{int(rng.integers(10**7, 10**8))}{p:03d}{s}"
-            study = _study(rng, head, subject, subject_tissues, field_t, when, uids, accession)
+            study = _study(rng, lesioned, subject, subject_tissues, field_t, when, uids, accession)
             n_series = int(rng.integers(config.series_per_study[0], config.series_per_study[1] + 1))
             for index, c in enumerate(rng.choice(len(CLASSES), size=n_series, replace=False)):
                 protocol = PROTOCOL_SAMPLERS[CLASSES[c]](rng, study.vendor, field_t)
-                volume, affine_lps, thickness = render_series(head, study, protocol, config, rng)
+                volume, affine_lps, thickness = render_series(lesioned, study, protocol, config, rng, coarse_head=coarse)
                 header = {
                     **person, "PatientAge": f"{(when.year - int(person['PatientBirthDate'][:4])):03d}Y",
                     **study.header, **_series_header(rng, study, protocol, index, when, thickness, config),

@@ -46,7 +46,9 @@ def write_series(
     """Write ``volume`` (i, j, k) as one DICOM file per slice in ``out_dir``; return the paths.
 
     ``header`` holds DICOM keywords (PatientName, SeriesInstanceUID, RepetitionTime, ...) set on
-    every slice. Geometry tags (orientation, position, spacing, thickness) come from ``affine_lps``.
+    every slice, and private elements keyed ``(group, private creator, element offset)`` with a
+    ``(VR, value)`` (e.g. ``(0x0019, "SIEMENS MR HEADER", 0x0C): ("IS", 1000)``). Geometry tags
+    (orientation, position, spacing, thickness) come from ``affine_lps``.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     stored, slope, intercept = to_stored_values(volume, vendor_scale)
@@ -67,7 +69,12 @@ def write_series(
         ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
         ds.Modality = "MR"
         for keyword, value in header.items():
-            if value is not None:
+            if value is None:
+                continue
+            if isinstance(keyword, tuple):
+                group, creator, offset = keyword
+                ds.private_block(group, creator, create=True).add_new(offset, *value)
+            else:
                 setattr(ds, keyword, value)
         ds.InstanceNumber = k + 1
         ds.ImageOrientationPatient = [round(float(v), 6) for v in orientation]

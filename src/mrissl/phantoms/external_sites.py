@@ -51,7 +51,7 @@ class ExternalSiteConfig:
     slice_thickness_mm: tuple[float, float]
     noise: tuple[float, float]
     bias_field: float
-    max_slices: int                       # per series: thin 3D series beyond this cover a slab, not the brain
+    max_slices: int                       # per series; beyond it 2D gaps widen and 3D partitions thicken
     resample_mm: float | None = None      # BraTS-like: resample to this isotropic template grid and skull-strip
 
     @classmethod
@@ -73,8 +73,9 @@ class ExternalSiteConfig:
         """The acquisition ranges in the form the brain cohort's ``render_series`` takes."""
         return BrainCohortConfig(
             n_patients=self.n_patients, studies_per_patient=(1, 1), series_per_study=(1, len(self.classes)),
-            matrix=self.matrix, slice_thickness_mm=self.slice_thickness_mm, field_strengths_t=self.field_strengths_t,
-            noise=self.noise, bias_field=self.bias_field, wrong_description_rate=0.0, max_slices=self.max_slices,
+            matrix=self.matrix, epi_matrix=self.matrix, slice_thickness_mm=self.slice_thickness_mm,
+            field_strengths_t=self.field_strengths_t, noise=self.noise, bias_field=self.bias_field,
+            wrong_description_rate=0.0, max_slices=self.max_slices, max_slices_3d=self.max_slices,
         )
 
 

@@ -91,8 +91,9 @@ class PathologyCohortConfig:
         """The acquisition ranges in the form the brain cohort's ``render_series`` takes."""
         return BrainCohortConfig(
             n_patients=self.n_subjects, studies_per_patient=(1, 2), series_per_study=(3, 3), matrix=self.matrix,
+            epi_matrix=(self.matrix[0], self.matrix[0] + 0.35 * (self.matrix[1] - self.matrix[0])),  # DWI: the low end
             slice_thickness_mm=self.slice_thickness_mm, field_strengths_t=self.field_strengths_t, noise=self.noise,
-            bias_field=self.bias_field, wrong_description_rate=0.0, max_slices=MAX_SLICES,
+            bias_field=self.bias_field, wrong_description_rate=0.0, max_slices=MAX_SLICES, max_slices_3d=MAX_SLICES,
         )
 
 
