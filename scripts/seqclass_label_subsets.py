@@ -12,7 +12,8 @@ from mrissl.runlog import log_to
 log = log_to(snakemake.log[0])
 
 index = read_slice_index(snakemake.input.train_index)
-subsets = label_fraction_subsets(index, snakemake.params.fractions, int(snakemake.wildcards.seed))
+subsets = label_fraction_subsets(index, snakemake.params.fractions, int(snakemake.wildcards.seed),
+                                 by_class=snakemake.params.by_class)
 by_row = index.set_index("row")
 table = pd.concat([
     by_row.loc[rows, ["patient_key", "label"]].reset_index().assign(fraction=format(fraction, "g"))

@@ -59,6 +59,17 @@ def test_label_fraction_subsets_are_nested_patient_grouped_and_cover_every_class
         label_fraction_subsets(index, [0.5, 5.0], seed=1)
 
 
+def test_label_fraction_subsets_by_class_give_every_class_its_share():
+    index = slice_index()
+    subsets = label_fraction_subsets(index, FRACTIONS, seed=1, by_class=True)
+    per_class = index.groupby("label").size()
+    for small, large in zip(FRACTIONS, FRACTIONS[1:]):
+        assert set(subsets[small]) <= set(subsets[large])
+    for fraction, rows in subsets.items():
+        taken = index.iloc[rows].groupby("label").size()
+        assert taken.to_dict() == {c: int(np.ceil(fraction * n)) for c, n in per_class.items()}
+
+
 def tiny_split(tmp_path, name: str, n: int, fill: float, seed: int) -> SliceSet:
     """A split of n 32 x 32 slices written as .npy + .tsv and memory-mapped back, as curated."""
     rng = np.random.default_rng(seed)

@@ -87,6 +87,8 @@ rule seqclass_label_subsets:
         **resources_of("light"),
     params:
         fractions=SEQCLASS["finetune"]["fractions"],
+        # An external site's classes come from its own patients: each class gets its share.
+        by_class=lambda w: w.dataset != "internal",
     script:
         "../../scripts/seqclass_label_subsets.py"
 

@@ -132,7 +132,9 @@ def seqclass_split(dataset, *splits):
 
 
 def seqclass_pretrain_settings(wildcards):
-    common = {key: value for key, value in SEQCLASS["pretrain"].items() if key != "recipes"}
+    common = {
+        key: value for key, value in SEQCLASS["pretrain"].items() if key != "recipes"
+    }
     return {
         **common,
         **SEQCLASS["pretrain"]["recipes"][wildcards.method],

@@ -246,14 +246,18 @@ def combine_transfer_split(
     return index
 
 
-def label_fraction_subsets(index_df: pd.DataFrame, fractions: list[float], seed: int) -> dict[float, np.ndarray]:
+def label_fraction_subsets(index_df: pd.DataFrame, fractions: list[float], seed: int,
+                           by_class: bool = False) -> dict[float, np.ndarray]:
     """Row numbers of the labelled subset for each fraction of a training split, sampled by patient.
 
     Patients are put in a random order fixed by ``seed`` and their slices follow one another in that
     order (in random order within a patient); a fraction f takes the first ceil(f * N) slices, i.e.
     whole patients with only the last one cut. A class still missing then gets the first slice of
-    it in the same order. Both steps depend only on the order, so the subsets are nested (a
-    smaller fraction's subset lies inside every larger one's) whatever list of fractions is asked.
+    it in the same order. ``by_class`` takes the first ceil(f * N_c) slices of each class c instead,
+    so every class holds its share (an external site's dataset, whose site classes come from other
+    patients than the rest: drawn as a whole, a small fraction may hold one slice of each site class
+    or none). Both depend only on the order, so the subsets are nested (a smaller fraction's subset
+    lies inside every larger one's) whatever list of fractions is asked.
     """
     bad = [f for f in fractions if not 0 < f <= 1]
     if bad:
@@ -269,6 +273,13 @@ def label_fraction_subsets(index_df: pd.DataFrame, fractions: list[float], seed:
 
     subsets = {}
     for fraction in fractions:
+        if by_class:
+            taken = np.zeros(len(rows), bool)
+            for label in first_of_class:
+                members = np.flatnonzero(labels == label)
+                taken[members[:math.ceil(fraction * len(members))]] = True
+            subsets[fraction] = np.sort(rows[taken])
+            continue
         n = math.ceil(fraction * len(rows))
         missing = set(first_of_class) - set(labels[:n])
         fill = np.array([first_of_class[c] for c in sorted(missing)], dtype=rows.dtype)
