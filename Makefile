@@ -26,4 +26,4 @@ lineage: $(STAMP)
 	$(BIN)/mrissl-lineage $(TARGET)
 
 clean:
-	rm -rf results/* .snakemake logs benchmarks
+	rm -rf results/* .snakemake logs benchmarks private

@@ -13,6 +13,7 @@ manifest, quarantine = ingest_shard(
     salt=snakemake.params.salt,
     min_slices=snakemake.params.min_slices,
     source=snakemake.params.source,
+    root=snakemake.params.root,
     label_tables=snakemake.input.labels,
     threads=snakemake.threads,
 )

@@ -16,6 +16,7 @@ from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate
 from pydicom.uid import DeflatedExplicitVRLittleEndian, JPEG2000Lossless, MPEG2MPML, RLELossless
 
+from mrissl.deid import clean_descriptor_tags, identifying_tags, redactor
 from mrissl.ingest import (
     acquisition_fields,
     b_value,
@@ -24,7 +25,6 @@ from mrissl.ingest import (
     ingest_shard,
     merge_manifest,
     read_text_table,
-    redactor,
     shard_of,
 )
 from mrissl.manifest import MANIFEST_COLUMNS, QUARANTINE_COLUMNS, salted_key, write_table
@@ -98,18 +98,26 @@ GEOMETRIES["sagittal_3d"] = GEOMETRIES["sagittal"]  # dcm2niix reorients 3D acqu
 
 
 def run_ingest(root: Path, out: Path, *, shards=2, min_slices=3, labels=()):
-    """The three ingest steps as the rules run them, tables written under ``out``."""
-    index_dicom(root, SALT, shards, out / "file_index.tsv")
+    """The three ingest steps as the rules run them: tables under ``out`` (results/), the file index beside it
+    (``<out>_private/``, as the rules keep it in private/)."""
+    index = out.with_name(f"{out.name}_private") / "file_index.tsv"
+    index_dicom(root, SALT, shards, index)
     manifests, quarantines = [], []
     for shard in [f"{n:03d}" for n in range(shards)]:
-        manifest, quarantine = ingest_shard(out / "file_index.tsv", shard, out / "nifti" / shard, salt=SALT,
-                                            min_slices=min_slices, source="dicom", label_tables=labels, threads=2)
+        manifest, quarantine = ingest_shard(index, shard, out / "nifti" / shard, salt=SALT, min_slices=min_slices,
+                                            source="dicom", root=root, label_tables=labels, threads=2)
         manifests.append(manifest)
         quarantines.append(quarantine)
-    manifest, quarantine = merge_manifest(out / "file_index.tsv", manifests, quarantines, root)
+    manifest, quarantine = merge_manifest(index, manifests, quarantines, root)
     write_table(manifest, out / "manifest.tsv", MANIFEST_COLUMNS)
     write_table(quarantine, out / "quarantine.tsv", QUARANTINE_COLUMNS)
-    return read_text_table(out / "file_index.tsv"), manifest, quarantine
+    return read_text_table(index), manifest, quarantine
+
+
+def quarantined_paths(index: pd.DataFrame, quarantine: pd.DataFrame, root: Path) -> dict[str, str]:
+    """Path of each quarantined file (looked up by its key in the private index, as a user would) -> reason."""
+    path_of = dict(zip(index["file_key"], index["path"]))
+    return {str(root / path_of[key]): reason for key, reason in zip(quarantine["file_key"], quarantine["reason"])}
 
 
 def files_under(root: Path) -> list[Path]:
@@ -229,12 +237,13 @@ def test_broken_input_is_quarantined_and_good_series_still_ingest(tmp_path):
 
     assert manifest["series_key"].tolist() == [salted_key(SALT, deterministic_uid("series", 1, 0))]
     assert manifest["n_files"].tolist() == [len(good)]
-    codes = dict(zip(quarantine["path"], quarantine["reason"].str.split(":").str[0]))
+    reasons = quarantined_paths(index, quarantine, root)
+    codes = {path: reason.split(":")[0] for path, reason in reasons.items()}
     assert codes == expected
     assert all(":" in reason and reason.split(":", 1)[1].strip() for reason in quarantine["reason"])
     # Every file under the root is in exactly one of the two tables.
     assert int(manifest["n_files"].sum()) + len(quarantine) == len(files_under(root)) == len(index)
-    assert not set(quarantine["path"]) & set(good)
+    assert not set(reasons) & set(good)
 
 
 def test_deflated_series_is_decoded_by_pydicom_for_dcm2niix(tmp_path):
@@ -282,7 +291,7 @@ def test_no_raw_identifier_anywhere_in_the_output(tmp_path, caplog, recwarn):
         found = [n for n in needles if n.encode() in data.lower()]
         assert not found, f"{path} contains {found}"
         scanned += 1
-    assert scanned >= 6
+    assert scanned == 5  # manifest, quarantine, three NIfTI (the file index lives outside, in private/)
     messages = caplog.text + "\n".join(str(w.message) for w in recwarn)
     assert not [n for n in needles if n in messages.lower()]
 
@@ -342,3 +351,130 @@ def test_index_warns_when_folders_name_the_patient(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         index_dicom(tmp_path / "dicom", SALT, 2, tmp_path / "file_index.tsv")
     assert "3 files lie in folders or files named after their patient" in caplog.text
+
+
+# A sentinel in every PS3.15 identifying attribute: text (its own per attribute), a date, a time,
+# a UID root, a number; the kept descriptors hold clinical words and every other attribute's value.
+SENTINEL = "ZQXSNTL"
+SENTINEL_DATE, SENTINEL_TIME, SENTINEL_DIGITS = "18991231", "235959.731337", "7331337"
+SENTINEL_VALUES = {  # VR -> value
+    "DA": SENTINEL_DATE, "DT": SENTINEL_DATE + SENTINEL_TIME, "TM": SENTINEL_TIME, "AS": "093Y",
+    "DS": SENTINEL_DIGITS, "IS": SENTINEL_DIGITS, "UR": f"http://{SENTINEL}.org",
+    "OB": SENTINEL.encode() + b" ", "UN": SENTINEL.encode() + b" ",
+}
+UID_ROOT = f"1.2.826.0.1.3680043.{SENTINEL_DIGITS}"
+BINARY_NUMBERS = {"US", "SS", "UL", "SL", "FL", "FD"}  # hold no string: left out
+KEPT_DESCRIPTION = "T1 SE for"
+
+
+def sentinel_element(tag: int, series: int, instance: int) -> pydicom.DataElement | None:
+    """The element ``tag`` holding a sentinel of its VR (LO for attributes pydicom's dictionary lacks)."""
+    try:
+        vr = pydicom.datadict.dictionary_VR(tag).split(" or ")[0]
+    except KeyError:
+        vr = "LO"
+    if vr in BINARY_NUMBERS:
+        return None
+    if vr == "UI":  # unique per attribute and series; per file for the SOP Instance UID, which the file meta repeats
+        instance_uid = tag in (0x00080018, 0x00020003)
+        value = f"{UID_ROOT}.{series}.{instance}" if instance_uid else f"{UID_ROOT}.{tag & 0xFFFF}.{series}"
+    elif vr == "SQ":
+        item = Dataset()
+        item.CodeMeaning = SENTINEL
+        value = [item]
+    elif vr == "PN":
+        value = f"{SENTINEL}{tag:08X}^{SENTINEL}"
+    else:
+        value = SENTINEL_VALUES.get(vr, f"{SENTINEL}{tag:08X}")
+    return pydicom.DataElement(tag, vr, value)
+
+
+def fill_identifying_attributes(path: Path, series: int, instance: int) -> None:
+    """Set every public attribute of PS3.15 Table E.1-1 (and overlay comments, 60xx,4000) in the file at ``path``."""
+    ds = pydicom.dcmread(path)
+    exact, _ = identifying_tags()
+    descriptors = clean_descriptor_tags()
+    elements = [sentinel_element(tag, series, instance) for tag in sorted(exact | {0x60004000})
+                if tag >> 16 not in (0x0000, 0x0004)]  # command set and DICOMDIR records: never in an image file
+    elements = [e for e in elements if e is not None]
+    others = sorted({str(e.value) for e in elements if e.VR not in ("SQ", "OB", "UN") and e.tag not in descriptors})
+    for element in elements:
+        if element.tag in descriptors and element.VR not in ("SQ", "OB", "UN"):
+            element.value = " ".join([KEPT_DESCRIPTION, *others])
+        if element.tag.group == 0x0002:
+            ds.file_meta[element.tag] = element
+        else:
+            ds[element.tag] = element
+    ds.save_as(path, enforce_file_format=True)
+
+
+@pytest.mark.filterwarnings("ignore:End of file reached before delimiter")  # the cut RLE file
+def test_sentinel_in_every_identifying_attribute_and_folder_reaches_no_output_file(tmp_path, caplog, recwarn):
+    root = tmp_path / "dicom"
+    patient = root / f"{SENTINEL}^DOE {SENTINEL_DATE}"  # folder and file names hold sentinels too
+    for series in range(2):
+        paths = write_series(asymmetric_volume(), affine_lps(np.eye(3)), patient / f"{SENTINEL}_series{series}",
+                             header(1, series), file_prefix=f"{SENTINEL}_")
+        for instance, path in enumerate(paths):
+            fill_identifying_attributes(path, series, instance)
+    cut = paths[0].with_name(f"{SENTINEL}_cut.dcm")  # quarantined files are named too, by their key
+    cut.write_bytes(paths[0].read_bytes()[:400])
+    (patient / f"{SENTINEL}.txt").write_text("not DICOM")
+    out = tmp_path / "out"
+    caplog.clear()
+    recwarn.clear()
+    with caplog.at_level(logging.DEBUG):
+        index, manifest, quarantine = run_ingest(root, out)
+
+    assert len(manifest) == 2 and len(quarantine) == 2
+    for column in ["series_description", "protocol_name"]:  # the cleaned descriptors keep their clinical words
+        words = manifest[column].str.split(" ", n=3)
+        assert (words.str[:3].str.join(" ") == KEPT_DESCRIPTION).all()
+        assert set(words.str[3].str.split(" ").explode()) == {"[redacted]"}, manifest[column].iloc[0]
+    assert set(manifest["study_year"]) == {SENTINEL_DATE[:4]}
+    # The private index maps each quarantined key to its file.
+    assert set(quarantined_paths(index, quarantine, root)) == {str(cut), str(patient / f"{SENTINEL}.txt")}
+    needles = [SENTINEL, SENTINEL_DATE, SENTINEL_TIME, SENTINEL_DIGITS, "093Y"]
+    scanned = 0
+    for path in files_under(out):
+        data = path.read_bytes()
+        if path.name.endswith(".gz"):
+            data = gzip.decompress(data)
+        found = [n for n in needles if n.lower().encode() in data.lower()]
+        assert not found, f"{path.relative_to(out)} contains {found}"
+        scanned += 1
+    assert scanned == 4  # manifest, quarantine, two NIfTI
+    messages = caplog.text + "\n".join(str(w.message) for w in recwarn)
+    assert not [n for n in needles if n.lower() in messages.lower()]
+
+
+def private_tag(group: int, creator: str, offset: int, vr: str, value) -> Dataset:
+    ds = Dataset()
+    ds.private_block(group, creator, create=True).add_new(offset, vr, value)
+    return ds
+
+
+@pytest.mark.parametrize("ds, expected", [
+    (private_tag(0x0019, "SIEMENS MR HEADER", 0x0C, "IS", "800"), 800),
+    (private_tag(0x2001, "Philips Imaging DD 001", 0x03, "FL", 1000.0), 1000),
+    (private_tag(0x0043, "GEMS_PARM_01", 0x39, "IS", ["1000", "8", "0", "0"]), 1000),
+    (private_tag(0x0043, "GEMS_PARM_01", 0x39, "IS", ["0", "8", "0", "0"]), 0),
+    # Multi-b and synthetic GE DWI add a bias of 1e9; b-values of 10000 and more survive its removal.
+    (private_tag(0x0043, "GEMS_PARM_01", 0x39, "IS", ["1000001000", "8", "0", "0"]), 1000),
+    (private_tag(0x0043, "GEMS_PARM_01", 0x39, "IS", ["1000030000", "8", "0", "0"]), 30000),
+    (Dataset(), None),
+], ids=["siemens", "philips", "ge", "ge_b0", "ge_biased", "ge_biased_high_b", "none"])
+def test_b_value_decoded_from_vendor_private_tags(ds, expected):
+    assert b_value(ds) == expected
+
+
+def test_b_value_of_the_standard_attribute_wins_and_private_tags_survive_a_file(tmp_path):
+    ds = private_tag(0x0043, "GEMS_PARM_01", 0x39, "IS", ["1000002000", "8", "0", "0"])
+    ds.DiffusionBValue = 1500.0
+    assert b_value(ds) == 1500.0
+    del ds.DiffusionBValue
+    # An implicit-VR file: pydicom reads the private value back through its private dictionary.
+    ds.file_meta = pydicom.dataset.FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.ImplicitVRLittleEndian
+    ds.save_as(tmp_path / "ge.dcm", implicit_vr=True, little_endian=True)
+    assert b_value(pydicom.dcmread(tmp_path / "ge.dcm", force=True)) == 2000

@@ -11,9 +11,26 @@ Three steps, each a rule so a cluster can fan the middle one out:
    for exactly once, in the manifest (``n_files``) or in the quarantine table (one row per file).
 
 Nothing crashes on bad input: a file or series that cannot be used is quarantined with a short
-stable reason code and a detail (``"truncated: ..."``). Raw identifying header values (name, ID,
-birth date, accession number, institution) are never written: keys are salted hashes, free-text
-fields and dcm2niix messages are redacted, and the NIfTI text header fields are blanked.
+stable reason code and a detail (``"truncated: ..."``).
+
+De-identification (DICOM PS3.15 Basic Application Level Confidentiality Profile, see
+:mod:`mrissl.deid`): the manifest keeps only the header fields in :data:`HEADER_SOURCES`, an
+allow-list; patient, study and series are salted keys of their IDs; the study date is cut to its
+year; the series description and protocol name (the profile's Clean Descriptors Option) and
+dcm2niix's messages are cleaned of every identifying value of the same file; the b-value in
+vendors' private tags is decoded into ``b_value`` (the Retain Safe Private Option), no private
+value is copied; the NIfTI text header fields are blanked and dcm2niix writes no sidecar.
+
+Source paths: a folder is often named after its patient, so no path below ``data.root`` is
+written under ``results/``. The file index, which the shard jobs need to find their files, holds
+each file's path relative to ``data.root`` and its ``file_key`` (a salted hash of that path); it
+lives outside ``results/``, in ``private/ingest/file_index.tsv``, as sensitive as the raw data and
+never to be shared with the results. The quarantine under ``results/`` names each bad file by its
+``file_key`` only: to find it, look the key up in the private index
+(``grep KEY private/ingest/file_index.tsv``). The index, not the log, is where the mapping lives:
+it is there anyway (the shards read it), it is one stable table for a whole run where a log is
+one job's and is overwritten, and logs get pasted into bug reports, so ingest's own log lines
+name keys, not paths (pydicom's warnings may still name a file: logs/ stays with the raw data).
 """
 
 from __future__ import annotations
@@ -42,14 +59,33 @@ from pydicom.dataelem import RawDataElement
 from pydicom.pixels import get_decoder
 from pydicom.uid import UID, DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian
 
-from mrissl.manifest import MANIFEST_COLUMNS, QUARANTINE_COLUMNS, salted_key
+from mrissl.deid import identifying_values, redactor
+from mrissl.manifest import MANIFEST_COLUMNS, QUARANTINE_COLUMNS, file_key, salted_key
 
 log = logging.getLogger(__name__)
 
-INDEX_COLUMNS = ["path", "series_key", "patient_key", "shard", "reason"]
+# ``path`` is relative to data.root: the index lives outside results/ (module docstring).
+INDEX_COLUMNS = ["file_key", "path", "series_key", "patient_key", "shard", "reason"]
 
-# Header values that identify a patient; never written under results/ (DESIGN.md).
-IDENTIFYING_KEYWORDS = ["PatientName", "PatientID", "PatientBirthDate", "AccessionNumber", "InstitutionName"]
+# The allow-list: manifest column -> the one header attribute it is read from; nothing else of a
+# header reaches results/. PS3.15 Table E.1-1 lists none of these but the two descriptors, which
+# are cleaned (tests/test_deid.py checks it). Besides them: b_value (public or decoded private
+# tags, b_value()) and study_year (the year of the study date, acquisition_fields()).
+TEXT_HEADER_SOURCES = {
+    "series_description": "SeriesDescription",
+    "protocol_name": "ProtocolName",
+    "manufacturer": "Manufacturer",
+    "scanning_sequence": "ScanningSequence",
+    "image_type": "ImageType",
+}
+NUMBER_HEADER_SOURCES = {
+    "field_strength_t": "MagneticFieldStrength",
+    "repetition_time_ms": "RepetitionTime",
+    "echo_time_ms": "EchoTime",
+    "inversion_time_ms": "InversionTime",
+    "flip_angle_deg": "FlipAngle",
+}
+HEADER_SOURCES = {**TEXT_HEADER_SOURCES, **NUMBER_HEADER_SOURCES}
 
 # Transfer syntaxes this dcm2niix build (OpenJPEG + CharLS) decodes itself. Others that pydicom
 # can decode (Deflated Explicit VR, for one) are rewritten as Explicit VR Little Endian first.
@@ -68,8 +104,18 @@ DCM2NIIX_TRANSFER_SYNTAXES = frozenset({
     "1.2.840.10008.1.2.5",     # RLE Lossless
 })
 
-# b-value: the standard attribute, else the vendors' private ones on classic (non-enhanced) files.
-PRIVATE_B_VALUES = [(0x0019, 0x0C, "SIEMENS MR HEADER"), (0x2001, 0x03, "Philips Imaging DD 001")]
+# b-value: the standard attribute, else the vendors' private ones on classic (non-enhanced) files:
+# (group, element offset in the creator's block, private creator).
+GE_PARAMETERS = "GEMS_PARM_01"
+PRIVATE_B_VALUES = [
+    (0x0019, 0x0C, "SIEMENS MR HEADER"),
+    (0x2001, 0x03, "Philips Imaging DD 001"),
+    (0x0043, 0x39, GE_PARAMETERS),  # (0043,1039): the b-value is the first of its values
+]
+# GE adds this bias to the b-value in (0043,1039) for multi-b and synthetic DWI (the bias itself is
+# in (0043,107F)); dcm2niix takes the b-value modulo it (rordenlab/dcm2niix issue #602, PR #603;
+# its earlier modulo 10000 turned b >= 10000 into wrong values).
+GE_B_VALUE_BIAS = 1_000_000_000
 
 # Slice positions closer than this (mm) are duplicates; gaps may differ from their median by
 # this much plus 1% before the spacing counts as non-uniform.
@@ -142,26 +188,27 @@ def shard_of(patient_key: str, shards: int) -> str:
     return f"{int(patient_key, 16) % shards:03d}"
 
 
-def index_row(path: str, below_root: str, salt: str, shards: int) -> tuple[tuple[str, str, str, str, str], bool]:
-    """The index row of one file and whether its path (below the root) names its patient.
+def index_row(path: str, below_root: str, salt: str, shards: int) -> tuple[tuple[str, ...], bool]:
+    """The index row of the file at ``path`` and whether its path below the root names its patient.
 
-    The row is (path, series_key, patient_key, shard, "") for a usable header, else
-    (path, "", "", "", reason).
+    The row is (file_key, below_root, series_key, patient_key, shard, "") for a usable header,
+    else (file_key, below_root, "", "", "", reason).
     """
+    keys = (file_key(salt, below_root), below_root)
     ds, reason = read_dicom(path, pixels=False)
     if ds is None:
-        return (path, "", "", "", reason), False
+        return (*keys, "", "", "", reason), False
     try:  # pydicom converts values lazily: a malformed one raises only here
         series_uid, patient_id = str(ds.get("SeriesInstanceUID") or ""), str(ds.get("PatientID") or "")
         name_parts = re.split(r"[\^= ]+", str(ds.get("PatientName") or ""))
     except Exception as exc:
         reason = f"unreadable: {type(exc).__name__} in SeriesInstanceUID, PatientID or PatientName"
-        return (path, "", "", "", reason), False
+        return (*keys, "", "", "", reason), False
     if not series_uid:
-        return (path, "", "", "", "no_series_uid: the header has no SeriesInstanceUID (DICOMDIR, report, ...)"), False
+        return (*keys, "", "", "", "no_series_uid: the header has no SeriesInstanceUID (DICOMDIR, report, ...)"), False
     patient_key = salted_key(salt, patient_id)
     names_patient = any(len(v) >= 4 and v.lower() in below_root.lower() for v in [patient_id, *name_parts])
-    return (path, salted_key(salt, series_uid), patient_key, shard_of(patient_key, shards), ""), names_patient
+    return (*keys, salted_key(salt, series_uid), patient_key, shard_of(patient_key, shards), ""), names_patient
 
 
 SNAKEMAKE_TIMESTAMP = ".snakemake_timestamp"
@@ -183,8 +230,9 @@ def index_dicom(root: str | Path, salt: str, shards: int, index_path: str | Path
     """Write the file index (INDEX_COLUMNS) of every file under ``root`` to ``index_path``.
 
     Rows are streamed to the TSV, so memory stays flat however many files there are. Paths are
-    written as ``root`` joined with the path below it; they are the one thing written as found,
-    and a warning counts files whose folders name their patient. Reads headers only.
+    written relative to ``root``; they name patients where the export's folders do (a warning
+    counts such files), so ``index_path`` belongs outside results/ (module docstring). Reads
+    headers only.
     """
     root = str(root)
     if not os.path.isdir(root):
@@ -197,20 +245,21 @@ def index_dicom(root: str | Path, salt: str, shards: int, index_path: str | Path
         writer = csv.writer(out, delimiter="\t", lineterminator="\n")
         writer.writerow(INDEX_COLUMNS)
         for n, path in enumerate(walk_files(root), 1):
-            row, names_patient = index_row(path, os.path.relpath(path, root), salt, shards)
+            row, names_patient = index_row(path, Path(os.path.relpath(path, root)).as_posix(), salt, shards)
             writer.writerow(row)
             naming_paths += names_patient
-            if row[-1]:
+            fields = dict(zip(INDEX_COLUMNS, row))
+            if fields["reason"]:
                 unusable += 1
             else:
-                series.add(row[1])
-                patients.add(row[2])
+                series.add(fields["series_key"])
+                patients.add(fields["patient_key"])
             if n % progress_every == 0:
                 log.info("indexed %d files (%.0f files/s)", n, n / (time.perf_counter() - start))
     if naming_paths:
         log.warning("%d files lie in folders or files named after their patient's ID or name; those paths "
-                    "are written to the ingest tables: export the DICOM with a non-identifying layout",
-                    naming_paths)
+                    "stay in %s (keep it with the raw data) and appear nowhere under results/",
+                    naming_paths, index_path)
     log.info("indexed %d files under %s in %.1f s: %d usable in %d series of %d patients, %d unusable",
              n, root, time.perf_counter() - start, n - unusable, len(series), len(patients), unusable)
 
@@ -239,21 +288,7 @@ def read_index_rows(index_path: str | Path, keep) -> tuple[pd.DataFrame, int]:
 @dataclass
 class SeriesResult:
     manifest_row: dict | None   # None when quarantined
-    quarantine: list[tuple[str, str]]  # (path, reason), one per file that did not make the series
-
-
-def redactor(values: list[str]):
-    """A function removing each identifying value (whole words, any case) from a text."""
-    words = {w.strip() for v in values for w in [v, *re.split(r"[\^= ]+", v)]}
-    words = sorted((w for w in words if len(w) >= 2), key=len, reverse=True)  # longest first
-    if not words:
-        return lambda text: text
-    pattern = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, words)) + r")(?!\w)", re.IGNORECASE)
-    return lambda text: pattern.sub("[redacted]", text)
-
-
-def identifying_values(datasets: list[pydicom.Dataset]) -> list[str]:
-    return sorted({str(ds.get(k, "") or "") for ds in datasets for k in IDENTIFYING_KEYWORDS} - {""})
+    quarantine: list[tuple[str, str]]  # (file_key, reason), one per file that did not make the series
 
 
 def read_labels(paths: Sequence[str | Path], salt: str) -> dict[str, str]:
@@ -333,18 +368,22 @@ def _number(value: object) -> float | None:
 
 
 def b_value(ds: pydicom.Dataset) -> float | None:
+    """The b-value (s/mm^2): DiffusionBValue, else the first vendor tag of PRIVATE_B_VALUES present."""
     if "DiffusionBValue" in ds:
         return _number(ds.DiffusionBValue)
     for group, offset, creator in PRIVATE_B_VALUES:
         try:
-            return _number(ds.get_private_item(group, offset, creator).value)
+            value = _number(ds.get_private_item(group, offset, creator).value)
         except KeyError:
             continue
+        if creator == GE_PARAMETERS and value is not None:
+            value %= GE_B_VALUE_BIAS
+        return value
     return None
 
 
 def acquisition_fields(ds: pydicom.Dataset, redact) -> dict:
-    """The manifest's header columns from one slice; free text redacted, the study date as a year."""
+    """The manifest's header columns from one slice (HEADER_SOURCES); text redacted, the study date as a year."""
 
     def text(keyword: str) -> str:
         value = ds.get(keyword, "")
@@ -354,16 +393,8 @@ def acquisition_fields(ds: pydicom.Dataset, redact) -> dict:
 
     study_date = str(ds.get("StudyDate") or ds.get("SeriesDate") or ds.get("AcquisitionDate") or "")
     return {
-        "series_description": text("SeriesDescription"),
-        "protocol_name": text("ProtocolName"),
-        "manufacturer": text("Manufacturer"),
-        "field_strength_t": _number(ds.get("MagneticFieldStrength")),
-        "scanning_sequence": text("ScanningSequence"),
-        "image_type": text("ImageType"),
-        "repetition_time_ms": _number(ds.get("RepetitionTime")),
-        "echo_time_ms": _number(ds.get("EchoTime")),
-        "inversion_time_ms": _number(ds.get("InversionTime")),
-        "flip_angle_deg": _number(ds.get("FlipAngle")),
+        **{column: text(keyword) for column, keyword in TEXT_HEADER_SOURCES.items()},
+        **{column: _number(ds.get(keyword)) for column, keyword in NUMBER_HEADER_SOURCES.items()},
         "b_value": b_value(ds),
         "study_year": study_date[:4] if re.fullmatch(r"\d{8}.*", study_date) else "",
     }
@@ -418,7 +449,7 @@ class Quarantined(Exception):
 def ingest_series(
     series_key: str,
     patient_key: str,
-    paths: list[str],
+    files: dict[str, str],
     *,
     salt: str,
     min_slices: int,
@@ -427,18 +458,18 @@ def ingest_series(
     nifti_dir: Path,
     dcm2niix: str,
 ) -> SeriesResult:
-    """Check and convert one series; never raises for bad input.
+    """Check and convert one series (``files``: source path -> file_key); never raises for bad input.
 
     Files that cannot be read or whose pixels cannot be decoded are quarantined one by one; the
     rest make the series, which is then checked and converted as a whole (or quarantined whole).
     """
     usable: list[tuple[str, pydicom.Dataset]] = []
     quarantined: list[tuple[str, str]] = []
-    for path in paths:
+    for path, key in files.items():
         ds, reason = read_dicom(path, pixels=True)
         reason = reason or pixel_problem(ds)
         if reason:
-            quarantined.append((path, reason))
+            quarantined.append((key, reason))
         else:
             usable.append((path, ds))
     if not usable:
@@ -470,7 +501,7 @@ def ingest_series(
         log.warning("series %s: %s", series_key, reason)
     else:
         return SeriesResult(row, quarantined)
-    return SeriesResult(None, quarantined + [(path, reason) for path, _ in usable])
+    return SeriesResult(None, quarantined + [(files[path], reason) for path, _ in usable])
 
 
 def check_series(datasets: list[pydicom.Dataset], min_slices: int) -> None:
@@ -534,26 +565,29 @@ def ingest_shard(
     salt: str,
     min_slices: int,
     source: str,
+    root: str | Path,
     label_tables: Sequence[str | Path] = (),
     threads: int = 1,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Convert the series of ``shard``'s patients; return (manifest, quarantine) tables.
 
-    NIfTI files go to ``nifti_dir/<patient_key>/<series_key>.nii.gz``. Series run ``threads`` at
-    a time (dcm2niix and gzip release the GIL).
+    The index's paths are relative to ``root`` (data.root). NIfTI files go to
+    ``nifti_dir/<patient_key>/<series_key>.nii.gz``. Series run ``threads`` at a time (dcm2niix
+    and gzip release the GIL).
     """
     nifti_dir = Path(nifti_dir)
     nifti_dir.mkdir(parents=True, exist_ok=True)
     labels = read_labels(label_tables, salt)
     mine, _ = read_index_rows(index_path, lambda rows: (rows["shard"] == shard) & (rows["reason"] == ""))
-    groups = [(key, g["patient_key"].iloc[0], g["path"].tolist()) for key, g in mine.groupby("series_key", sort=True)]
+    groups = [(key, g["patient_key"].iloc[0], dict(zip([os.path.join(root, p) for p in g["path"]], g["file_key"])))
+              for key, g in mine.groupby("series_key", sort=True)]
     log.info("shard %s: %d files in %d series", shard, len(mine), len(groups))
     dcm2niix = find_dcm2niix()
     start = time.perf_counter()
 
     def one(group):
-        series_key, patient_key, paths = group
-        return ingest_series(series_key, patient_key, paths, salt=salt, min_slices=min_slices, source=source,
+        series_key, patient_key, files = group
+        return ingest_series(series_key, patient_key, files, salt=salt, min_slices=min_slices, source=source,
                              labels=labels, nifti_dir=nifti_dir, dcm2niix=dcm2niix)
 
     rows, quarantine = [], []
@@ -567,7 +601,7 @@ def ingest_shard(
                 log.info("shard %s: %d/%d series (%.1f series/s), %d converted, %d files quarantined",
                          shard, n, len(groups), n / max(elapsed, 1e-9), len(rows), len(quarantine))
     manifest = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
-    quarantined = pd.DataFrame(quarantine, columns=QUARANTINE_COLUMNS).sort_values("path", ignore_index=True)
+    quarantined = pd.DataFrame(quarantine, columns=QUARANTINE_COLUMNS).sort_values("file_key", ignore_index=True)
     return manifest, quarantined
 
 
@@ -587,7 +621,7 @@ def merge_manifest(
     manifest = manifest.sort_values(["patient_key", "study_key", "series_key"], ignore_index=True)
     unusable_files, indexed = read_index_rows(index_path, lambda rows: rows["reason"] != "")
     quarantine = pd.concat([unusable_files[QUARANTINE_COLUMNS], *quarantines], ignore_index=True)
-    quarantine = quarantine.sort_values("path", ignore_index=True)
+    quarantine = quarantine.sort_values("file_key", ignore_index=True)
     accounted = int(pd.to_numeric(manifest["n_files"]).sum()) + len(quarantine)
     if accounted != indexed:
         raise RuntimeError(

@@ -42,12 +42,20 @@ MANIFEST_COLUMNS = [
     "group_key",          # family/twin group for splits; equals patient_key when unknown
 ]
 
-QUARANTINE_COLUMNS = ["path", "reason"]
+# One row per source file that did not make the manifest. Source paths may name patients, so a
+# file is named by its salted file_key; the plain key -> path table stays outside results/
+# (private/ingest/file_index.tsv for DICOM, private/.../quarantine_paths.tsv for the readers).
+QUARANTINE_COLUMNS = ["file_key", "reason"]
 
 
 def salted_key(salt: str, value: object) -> str:
     """A stable, non-reversible key for an identifying value (16 hex digits of SHA-256)."""
     return hashlib.sha256(f"{salt}\x00{value}".encode()).hexdigest()[:16]
+
+
+def file_key(salt: str, relative_path: str) -> str:
+    """The key that names a source file under results/: a salted hash of its path below the data root."""
+    return salted_key(salt, f"file:{relative_path}")
 
 
 def read_checked_table(path: Path | str, columns: list[str], what: str, remedy: str, **read_csv) -> pd.DataFrame:

@@ -8,9 +8,9 @@ import pytest
 import SimpleITK as sitk
 from scipy.spatial.transform import Rotation
 
-from mrissl.clip.curation import CLIP_SPLITS_COLUMNS, INDEX_COLUMNS, balanced_split, curate_clip_cohort
+from mrissl.clip.curation import CLIP_SPLITS_COLUMNS, INDEX_COLUMNS, balanced_split, curate_clip_cohort, study_table
 from mrissl.splits import assert_disjoint_splits
-from mrissl.clip import CHANNELS
+from mrissl.clip import CHANNEL_LABELS, CHANNELS
 from mrissl.clip.registration import (
     QC_COLUMNS,
     OutputGrid,
@@ -20,6 +20,8 @@ from mrissl.clip.registration import (
 from mrissl.phantoms.pathology import PathologyCohortConfig, generate_pathology_cohort
 from mrissl.phantoms.pathology_reports import CLASSES
 from mrissl.readers import read_dataset
+from mrissl.readers.rows import patient_key
+from mrissl.manifest import salted_key
 
 SETTINGS = RegistrationSettings(seed=1)
 
@@ -153,3 +155,17 @@ def test_balanced_split_fails_loudly():
     crossing.loc[crossing["patient_key"] == "p000", "split"] = ["train", "test"]
     with pytest.raises(ValueError, match="more than one split"):
         assert_disjoint_splits(crossing, "patient_key")
+
+
+def test_study_table_scrubs_identifiers_from_the_reports():
+    study = salted_key("salt", "bids:01:1")
+    manifest = pd.DataFrame({"study_key": study, "patient_key": patient_key("salt", "bids", "01"),
+                             "label": list(CHANNEL_LABELS.values()), "series_key": ["a", "b", "c"],
+                             "nifti_path": ["a.nii.gz", "b.nii.gz", "c.nii.gz"]})
+    keys = {"subject": ["sub-01"], "session": ["ses-1"]}
+    reports = pd.DataFrame({**keys, "report": ["Acute infarct in the left MCA territory, 12 mm, b=1000. "
+                                               "Reported by Dr Jane Doe on 14/03/2019, MRN 00123456."]})
+    labels = pd.DataFrame({**keys, "report_class": ["infarct"], "true_class": ["infarct"]})
+    (report,) = study_table(manifest, reports, labels, "salt", "bids")["report"]
+    assert report == ("Acute infarct in the left MCA territory, 12 mm, b=1000. "
+                      "Reported by [name] on [date], MRN [id].")

@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 import SimpleITK as sitk
 
-from mrissl.manifest import MANIFEST_COLUMNS, QUARANTINE_COLUMNS, salted_key
+from mrissl.manifest import MANIFEST_COLUMNS, QUARANTINE_COLUMNS, file_key, salted_key
 from mrissl.readers import READERS, read_dataset, read_spider_gradings
+from mrissl.readers.rows import QUARANTINE_PATH_COLUMNS
 
 SALT = "test-salt"
 AXIAL = np.diag([1.0, 1.0, 2.5, 1.0])
@@ -36,10 +37,11 @@ def truncate(path: Path) -> None:
 
 
 def check_tables(manifest: pd.DataFrame, quarantine: pd.DataFrame, out_dir: Path, raw_ids: list[str]) -> None:
-    """Schema, salted file names under out_dir, and no raw id anywhere in the manifest."""
+    """Schema, salted file names under out_dir, and no raw id in the manifest or the quarantine's results columns."""
     assert list(manifest.columns) == MANIFEST_COLUMNS
-    assert list(quarantine.columns) == QUARANTINE_COLUMNS
-    text = manifest.to_csv(sep="\t").replace(str(out_dir), "OUT")
+    assert list(quarantine.columns) == QUARANTINE_COLUMNS + QUARANTINE_PATH_COLUMNS[1:]  # paths: private table
+    assert (quarantine["file_key"] == [file_key(SALT, path) for path in quarantine["path"]]).all()
+    text = manifest.to_csv(sep="\t").replace(str(out_dir), "OUT") + quarantine[QUARANTINE_COLUMNS].to_csv(sep="\t")
     for raw in raw_ids:
         assert raw not in text
     for key_column in ["patient_key", "study_key", "series_key", "group_key"]:
@@ -168,7 +170,8 @@ def test_spider_converts_mha_with_the_right_world_coordinates(tmp_path):
     assert converted.get_data_dtype() == np.int16
     mask = nib.load(manifest["mask_path"].iloc[0])
     assert mask.shape == (8, 7, 6) and np.allclose(mask.affine, converted.affine)
-    assert "mask masks/2_t2.mha has shape (8, 7, 5)" in reason_of(quarantine, "images/2_t2.mha")
+    assert "mask has shape (8, 7, 5)" in reason_of(quarantine, "images/2_t2.mha")
+    assert quarantine["related_path"].tolist() == ["masks/2_t2.mha"]
     assert len(quarantine) == 1
 
     # Converting again gives byte-identical files.

@@ -96,7 +96,8 @@ def test_brats_mask_of_another_shape_or_grid_quarantines_its_images(tmp_path):
     manifest, quarantine = read_dataset("brats2021", root, SALT, tmp_path / "out")
     assert manifest.empty and len(quarantine) == 4
     reasons = dict(zip(quarantine["path"], quarantine["reason"]))
-    assert reasons["BraTS2021_00001/BraTS2021_00001_t1.nii.gz"] == (
-        "mask BraTS2021_00001/BraTS2021_00001_seg.nii.gz has shape (8, 8, 5), the image (8, 8, 6)")
-    assert reasons["BraTS2021_00002/BraTS2021_00002_t2.nii.gz"] == (
-        "mask BraTS2021_00002/BraTS2021_00002_seg.nii.gz is not on the image's grid (affines differ)")
+    assert reasons["BraTS2021_00001/BraTS2021_00001_t1.nii.gz"] == "mask has shape (8, 8, 5), the image (8, 8, 6)"
+    assert reasons["BraTS2021_00002/BraTS2021_00002_t2.nii.gz"] == "mask is not on the image's grid (affines differ)"
+    # The reason names the mask by its role; the private columns say which file it is.
+    related = dict(zip(quarantine["path"], quarantine["related_path"]))
+    assert related["BraTS2021_00001/BraTS2021_00001_t1.nii.gz"] == "BraTS2021_00001/BraTS2021_00001_seg.nii.gz"

@@ -62,11 +62,11 @@ def test_diffusion_without_bval_is_quarantined(tmp_path):
 def test_bad_sidecars_and_bval_are_quarantined_naming_the_file(tmp_path):
     root = tmp_path / "bids"
     cases = {  # image -> (sidecar or bval written beside it, its bytes, the reason's start)
-        "sub-e1/anat/sub-e1_T1w.nii.gz": ("sub-e1_T1w.json", b"[1, 2]", "sidecar sub-e1/anat/sub-e1_T1w.json is JSON but not an object"),
+        "sub-e1/anat/sub-e1_T1w.nii.gz": ("sub-e1_T1w.json", b"[1, 2]", "sidecar is JSON but not an object"),
         "sub-e2/anat/sub-e2_T1w.nii.gz": ("sub-e2_T1w.json", "{\"Manufacturer\": \"Br\u00fcker\"}".encode("latin-1"),
-                                          "sidecar sub-e2/anat/sub-e2_T1w.json is not valid JSON"),
-        "sub-e3/anat/sub-e3_T1w.nii.gz": ("sub-e3_T1w.json", b"{\"EchoTime\": ", "sidecar sub-e3/anat/sub-e3_T1w.json is not valid JSON"),
-        "sub-e4/dwi/sub-e4_dwi.nii.gz": ("sub-e4_dwi.bval", b"b1000\n", "sub-e4/dwi/sub-e4_dwi.bval is not a list of numbers"),
+                                          "sidecar is not valid JSON"),
+        "sub-e3/anat/sub-e3_T1w.nii.gz": ("sub-e3_T1w.json", b"{\"EchoTime\": ", "sidecar is not valid JSON"),
+        "sub-e4/dwi/sub-e4_dwi.nii.gz": ("sub-e4_dwi.bval", b"b1000\n", ".bval is not a list of numbers"),
     }
     for image, (side, content, _) in cases.items():
         path = write_nifti(root / image)
@@ -76,5 +76,7 @@ def test_bad_sidecars_and_bval_are_quarantined_naming_the_file(tmp_path):
     assert len(manifest) == 1
     reasons = dict(zip(quarantine["path"], quarantine["reason"]))
     assert set(reasons) == set(cases)
-    for image, (_, _, reason) in cases.items():
+    related = dict(zip(quarantine["path"], quarantine["related_path"]))
+    for image, (side, _, reason) in cases.items():
         assert reasons[image].startswith(reason), reasons[image]
+        assert related[image] == f"{image.rsplit('/', 1)[0]}/{side}"  # named in the private columns only

@@ -11,6 +11,7 @@ rule read_cohort:
         manifest="results/cohorts/{cohort}/manifest.tsv",
         quarantine="results/cohorts/{cohort}/quarantine.tsv",
         nifti=directory("results/cohorts/{cohort}/nifti"),
+        quarantine_paths="private/cohorts/{cohort}/quarantine_paths.tsv",  # source paths stay out of results/
     log:
         "logs/cohorts/read_cohort_{cohort}.log",
     benchmark:

@@ -3,6 +3,9 @@
 
 PHANTOM_ROOT = "raw/phantom"
 PHANTOM_BRAIN = f"{PHANTOM_ROOT}/brain"
+# What names source files (paths below data.root, which may name patients) lives in private/,
+# never in results/: as sensitive as the raw data, never shared with the results.
+PRIVATE_FILE_INDEX = "private/ingest/file_index.tsv"
 # Study cohorts: each phantom rule writes raw/phantom/<cohort>/data in this real dataset's layout.
 COHORT_FORMATS = {
     "tumour_internal": "brats2023",

@@ -1,13 +1,15 @@
 # Ingest: every file under the DICOM root -> one de-identified NIfTI and manifest row per series.
 # Indexing reads headers only; conversion fans out over shards of patients (ingest.shards), so a
 # cluster runs them side by side; the merge checks that every file is accounted for once.
+# The file index holds source paths (folders may name patients): it stays in private/, outside
+# results/, and results/ names files by their salted file_key (mrissl.ingest).
 
 
 rule index_dicom:
     input:
         root=dicom_root(),
     output:
-        index="results/ingest/file_index.tsv",
+        index=PRIVATE_FILE_INDEX,
     log:
         "logs/ingest/index_dicom.log",
     benchmark:
@@ -27,7 +29,7 @@ rule index_dicom:
 
 rule ingest_shard:
     input:
-        index="results/ingest/file_index.tsv",
+        index=PRIVATE_FILE_INDEX,
         labels=series_labels(),
     output:
         manifest="results/ingest/shards/{shard}/manifest.tsv",
@@ -49,13 +51,14 @@ rule ingest_shard:
         salt=config["ingest"]["salt"],
         min_slices=config["ingest"]["min_slices"],
         source=config["data"]["source"],
+        root=dicom_root(),
     script:
         "../../scripts/ingest_shard.py"
 
 
 rule merge_manifest:
     input:
-        index="results/ingest/file_index.tsv",
+        index=PRIVATE_FILE_INDEX,
         manifests=expand(
             "results/ingest/shards/{shard}/manifest.tsv", shard=ingest_shards()
         ),

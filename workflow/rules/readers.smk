@@ -9,6 +9,7 @@ rule read_dataset:
         manifest="results/ingest/manifest.tsv",
         quarantine="results/ingest/quarantine.tsv",
         nifti=directory("results/ingest/nifti/dataset"),
+        quarantine_paths="private/ingest/quarantine_paths.tsv",  # source paths stay out of results/
     log:
         "logs/ingest/read_dataset.log",
     benchmark:

@@ -3,8 +3,9 @@
 ``curate_clip_cohort`` joins the cohort manifest (one row per series, salted keys) with the side
 tables of the dataset (reports, report-derived labels, and for the phantom the true motion), all
 keyed by BIDS subject and session, turns those into the same salted keys the reader gave the
-series, registers each study's T2* and DWI to its FLAIR and writes one memory-mapped array of
-stacked volumes with an index table. ``balanced_split`` then draws the paper's train / validation /
+series, scrubs the reports of names, dates and record numbers (:func:`mrissl.deid.scrub_report`:
+the index under results/ holds them), registers each study's T2* and DWI to its FLAIR and writes
+one memory-mapped array of stacked volumes with an index table. ``balanced_split`` then draws the paper's train / validation /
 test sets by patient, balanced over the report-derived classes (paper 003, Table 1).
 """
 
@@ -23,6 +24,7 @@ from mrissl.clip.registration import (
     RegistrationSettings,
     register_studies,
 )
+from mrissl.deid import scrub_report
 from mrissl.splits import SPLIT_NAMES, assert_disjoint_splits
 from mrissl.manifest import salted_key
 from mrissl.readers.rows import patient_key
@@ -68,6 +70,7 @@ def study_table(manifest: pd.DataFrame, reports: pd.DataFrame, labels: pd.DataFr
     studies.columns = [f"{'path' if v == 'nifti_path' else 'series_key'}_{c}" for v, c in studies.columns]
     studies = studies.join(first.drop_duplicates("study_key").set_index("study_key")["patient_key"])
     text = study_keys(reports, salt, source)[["study_key", "report"]].set_index("study_key")
+    text["report"] = text["report"].astype(str).map(scrub_report)
     classes = study_keys(labels, salt, source).set_index("study_key")
     classes = classes.reindex(columns=["report_class", "true_class"])
     studies = studies.join(text, how="inner").join(classes, how="left").reset_index()

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from itertools import chain
 from pathlib import Path
 
-from mrissl.readers.rows import Rejected, SeriesFile
+from mrissl.readers.rows import Rejected, SeriesFile, Unusable
 
 BIDS_LABELS = {"T1w": "T1", "T2w": "T2", "FLAIR": "FLAIR", "PDw": "PD", "T2starw": "GRE"}
 DWI_SUFFIX = "dwi"
@@ -61,32 +61,32 @@ def inherited_files(image: Path, root: Path, entities: dict[str, str], suffix: s
 
 
 def inherited_sidecar(image: Path, root: Path, entities: dict[str, str], suffix: str) -> dict:
-    """The sidecar fields that apply to ``image``, merged from the root down (raises ValueError on bad JSON)."""
+    """The sidecar fields that apply to ``image``, merged from the root down (raises Unusable on bad JSON)."""
     merged: dict = {}
     for candidate in inherited_files(image, root, entities, suffix, ".json"):
-        name = candidate.relative_to(root).as_posix()
         try:
             fields = json.loads(candidate.read_text(encoding="utf-8"))  # JSON is UTF-8 (RFC 8259)
         except ValueError as exc:  # UnicodeDecodeError is one too
-            raise ValueError(f"sidecar {name} is not valid JSON ({exc})") from exc
+            raise Unusable(f"sidecar is not valid JSON ({exc})", about=candidate) from exc
         if not isinstance(fields, dict):
-            raise ValueError(f"sidecar {name} is JSON but not an object of fields ({type(fields).__name__})")
+            raise Unusable(f"sidecar is JSON but not an object of fields ({type(fields).__name__})",
+                           about=candidate)
         merged |= fields
     return merged
 
 
 def trace_b_value(image: Path, root: Path, entities: dict[str, str]) -> float:
-    """The one b-value of a 3D diffusion trace, from its (inherited) ``.bval`` (raises ValueError)."""
+    """The one b-value of a 3D diffusion trace, from its (inherited) ``.bval`` (raises Unusable)."""
     files = inherited_files(image, root, entities, DWI_SUFFIX, ".bval")
     if not files:
-        raise ValueError("no .bval file; a BIDS dwi image needs one (one b-value for a 3D trace)")
-    name = files[-1].relative_to(root).as_posix()
+        raise Unusable("no .bval file; a BIDS dwi image needs one (one b-value for a 3D trace)")
     try:
         values = [float(v) for v in files[-1].read_text().split()]
     except ValueError as exc:
-        raise ValueError(f"{name} is not a list of numbers ({exc})") from exc
+        raise Unusable(f".bval is not a list of numbers ({exc})", about=files[-1]) from exc
     if len(values) != 1:
-        raise ValueError(f"{name} lists {len(values)} b-values; only a 3D trace (one b-value) is read")
+        raise Unusable(f".bval lists {len(values)} b-values; only a 3D trace (one b-value) is read",
+                       about=files[-1])
     return values[0]
 
 
@@ -118,8 +118,8 @@ def find_bids(root: Path) -> Iterator[SeriesFile | Rejected]:
             acquisition = acquisition_fields(sidecar)
             if suffix == DWI_SUFFIX:
                 acquisition["b_value"] = trace_b_value(image, root, entities)
-        except ValueError as exc:
-            yield Rejected(image, str(exc))
+        except Unusable as exc:
+            yield Rejected(image, str(exc), about=exc.about)
             continue
         if suffix == DWI_SUFFIX:
             label = "TraceW" if acquisition["b_value"] >= TRACEW_MIN_B_VALUE else "DWI"

@@ -9,6 +9,13 @@ same grid, puts it into ``out_dir`` under salted names, and keys everything by s
 Raw ids never leave this module: the manifest holds keys, and the files in ``out_dir`` are named
 ``<patient_key>/<series_key>.nii.gz``, written as the DICOM ingest writes its own (free-text
 NIfTI header fields blanked, voxels byte for byte); other formats (.mha) are converted to NIfTI.
+
+Source paths (a folder or file may be named after its subject) are not written under results/
+either: a quarantine row names its file by ``file_key`` and its reason names a related file (a
+mask, a sidecar, a .bval) by its role only. The rows returned also carry ``path`` and
+``related_path`` (relative to the dataset folder), which the rules write to the private table
+QUARANTINE_PATH_COLUMNS outside results/, as the DICOM ingest keeps its private file index
+(see :mod:`mrissl.ingest`). Logs name keys, not paths.
 """
 
 from __future__ import annotations
@@ -27,13 +34,16 @@ import pandas as pd
 import SimpleITK as sitk
 
 from mrissl.ingest import nifti_fields, write_deidentified_nifti
-from mrissl.manifest import MANIFEST_COLUMNS, QUARANTINE_COLUMNS, salted_key
+from mrissl.manifest import MANIFEST_COLUMNS, QUARANTINE_COLUMNS, file_key, salted_key
 from mrissl.geometry import LPS_TO_RAS
 
 log = logging.getLogger(__name__)
 
 # Masks and images must share their grid; sform values are float32, hence the tolerance.
 AFFINE_TOLERANCE_MM = 1e-2
+
+# The private key -> path table of the quarantined files (paths relative to the dataset folder).
+QUARANTINE_PATH_COLUMNS = ["file_key", "path", "related_path"]
 
 
 @dataclass(frozen=True)
@@ -52,14 +62,23 @@ class SeriesFile:
 
 @dataclass(frozen=True)
 class Rejected:
-    """A file a reader will not read, and why."""
+    """A file a reader will not read, and why (``about``: the related file the reason is about)."""
 
     path: Path
     reason: str
+    about: Path | None = None
 
 
 class Unusable(Exception):
-    """An image or mask that cannot enter the manifest; the message is the quarantine reason."""
+    """An image or mask that cannot enter the manifest; the message is the quarantine reason.
+
+    ``about`` is the related file the reason is about (a mask, a sidecar), which the reason names
+    by its role only.
+    """
+
+    def __init__(self, reason: str, about: Path | None = None):
+        super().__init__(reason)
+        self.about = about
 
 
 def patient_key(salt: str, source: str, subject: str) -> str:
@@ -113,7 +132,7 @@ def load_volume(path: Path) -> nib.spatialimages.SpatialImage:
     except Unusable:
         raise
     except Exception as exc:  # nibabel, gzip, zlib and ITK each raise their own types
-        message = " ".join(str(exc).replace(str(path), path.name).split())
+        message = " ".join(str(exc).replace(str(path), "<file>").replace(path.name, "<file>").split())
         raise Unusable(f"unreadable image ({type(exc).__name__}: {message})") from exc
     if len(image.shape) != 3:
         raise Unusable(f"{len(image.shape)}D image of shape {image.shape}; a 3D volume is expected")
@@ -153,11 +172,12 @@ def build_manifest(
     salt: str,
     out_dir: Path,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Manifest rows (MANIFEST_COLUMNS) and quarantine rows (QUARANTINE_COLUMNS) for ``items``.
+    """Manifest rows (MANIFEST_COLUMNS) and quarantine rows (QUARANTINE_COLUMNS + QUARANTINE_PATH_COLUMNS) for ``items``.
 
-    ``base`` is the dataset folder: series keys hash paths relative to it, and quarantine rows
-    name files relative to it. Images go to ``out_dir/<patient_key>/``; ``nifti_path`` and
-    ``mask_path`` are ``out_dir`` joined with those names (relative when ``out_dir`` is).
+    ``base`` is the dataset folder: series and file keys hash paths relative to it, and the
+    quarantine's private ``path`` and ``related_path`` are relative to it. Images go to
+    ``out_dir/<patient_key>/``; ``nifti_path`` and ``mask_path`` are ``out_dir`` joined with those
+    names (relative when ``out_dir`` is).
     """
     out_dir.mkdir(parents=True, exist_ok=True)  # a declared output even when every file is quarantined
     rows, quarantined = [], []
@@ -166,21 +186,25 @@ def build_manifest(
     def relative(path: Path) -> str:
         return Path(os.path.relpath(path, base)).as_posix()
 
+    def quarantine(path: Path, reason: str, about: Path | None) -> None:
+        quarantined.append({"file_key": file_key(salt, relative(path)), "reason": reason, "path": relative(path),
+                            "related_path": relative(about) if about else ""})
+
     def mask_for(item: SeriesFile, image: nib.spatialimages.SpatialImage, folder: Path) -> Path:
         """The placed mask of ``item``, read and placed once however many images share it."""
         if item.mask not in placed_masks:
             try:
                 mask = load_volume(item.mask)
             except Unusable as exc:
-                raise Unusable(f"mask {relative(item.mask)}: {exc}") from exc
+                raise Unusable(f"mask: {exc}", about=item.mask) from exc
             destination = folder / f"{salted_key(salt, f'{source}:{relative(item.mask)}')}.nii.gz"
             shape, affine = mask.shape, mask.affine
         else:
             shape, affine, destination = placed_masks[item.mask]
         if shape != image.shape:
-            raise Unusable(f"mask {relative(item.mask)} has shape {shape}, the image {image.shape}")
+            raise Unusable(f"mask has shape {shape}, the image {image.shape}", about=item.mask)
         if not np.allclose(affine, image.affine, atol=AFFINE_TOLERANCE_MM):
-            raise Unusable(f"mask {relative(item.mask)} is not on the image's grid (affines differ)")
+            raise Unusable("mask is not on the image's grid (affines differ)", about=item.mask)
         if item.mask not in placed_masks:
             place(item.mask, mask, destination)
             placed_masks[item.mask] = (shape, affine, destination)
@@ -188,7 +212,7 @@ def build_manifest(
 
     for item in items:
         if isinstance(item, Rejected):
-            quarantined.append({"path": relative(item.path), "reason": item.reason})
+            quarantine(item.path, item.reason, item.about)
             continue
         patient = patient_key(salt, source, item.subject)
         series = salted_key(salt, f"{source}:{relative(item.image)}")
@@ -197,7 +221,7 @@ def build_manifest(
             image = load_volume(item.image)
             mask = mask_for(item, image, folder) if item.mask else None
         except Unusable as exc:
-            quarantined.append({"path": relative(item.image), "reason": str(exc)})
+            quarantine(item.image, str(exc), exc.about)
             continue
         destination = folder / f"{series}.nii.gz"
         place(item.image, image, destination)
@@ -216,7 +240,7 @@ def build_manifest(
             "group_key": salted_key(salt, f"{source}:group:{item.group}") if item.group else patient,
         })
     for entry in quarantined:
-        log.warning("quarantined %s: %s", entry["path"], entry["reason"])
+        log.warning("quarantined file %s: %s", entry["file_key"], entry["reason"])
     log.info("%s: %d series in the manifest, %d files quarantined", source, len(rows), len(quarantined))
     manifest = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
-    return manifest, pd.DataFrame(quarantined, columns=QUARANTINE_COLUMNS)
+    return manifest, pd.DataFrame(quarantined, columns=QUARANTINE_COLUMNS + QUARANTINE_PATH_COLUMNS[1:])
