@@ -8,7 +8,7 @@ from pydicom.dataset import Dataset
 from pydicom.tag import Tag
 
 from mrissl.deid import clean_descriptor_tags, identifying_values, is_identifying, redactor, scrub_report
-from mrissl.ingest import HEADER_SOURCES
+from mrissl.ingest import HEADER_SOURCES, acquisition_fields
 
 
 def tag_of(keyword: str) -> Tag:
@@ -53,6 +53,16 @@ def test_identifying_values_cover_sequences_and_file_meta_but_not_descriptors_or
     ds.InstitutionCodeSequence = [item]
     ds.private_block(0x0009, "GEMS_IDEN_01", create=True).add_new(0x02, "SH", "SUITE7")
     assert identifying_values([ds]) == ["1.2.3.4", "72.5", "MRC35104", "Roe^Rita", "Saint Hidden Hospital"]
+
+
+def test_only_descriptors_are_cleaned_coded_values_stay_whole():
+    ds = Dataset()
+    ds.InstitutionName, ds.Manufacturer = "Lakeshore Medical Center", "GE MEDICAL SYSTEMS"
+    ds.SeriesDescription, ds.ImageType = "Lakeshore AX T2 FSE", ["ORIGINAL", "PRIMARY", "OTHER"]
+    fields = acquisition_fields(ds, redactor(identifying_values([ds])))
+    assert fields["manufacturer"] == "GE MEDICAL SYSTEMS"
+    assert fields["image_type"] == "ORIGINAL\\PRIMARY\\OTHER"
+    assert "Lakeshore" not in fields["series_description"] and "AX T2 FSE" in fields["series_description"]
 
 
 def test_redactor_removes_whole_words_in_any_case():

@@ -59,7 +59,7 @@ from pydicom.dataelem import RawDataElement
 from pydicom.pixels import get_decoder
 from pydicom.uid import UID, DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian
 
-from mrissl.deid import identifying_values, redactor
+from mrissl.deid import identifying_values, is_identifying, redactor
 from mrissl.manifest import MANIFEST_COLUMNS, QUARANTINE_COLUMNS, file_key, salted_key
 
 log = logging.getLogger(__name__)
@@ -389,7 +389,10 @@ def acquisition_fields(ds: pydicom.Dataset, redact) -> dict:
         value = ds.get(keyword, "")
         if isinstance(value, (list, pydicom.multival.MultiValue)):
             value = "\\".join(str(v) for v in value)
-        return redact(str(value or "").strip())
+        value = str(value or "").strip()
+        # Only the profile's descriptors are free text; coded values (Manufacturer, ImageType) stay
+        # whole (an institution called "... Medical Center" must not cut "MEDICAL" out of a vendor).
+        return redact(value) if is_identifying(pydicom.datadict.tag_for_keyword(keyword)) else value
 
     study_date = str(ds.get("StudyDate") or ds.get("SeriesDate") or ds.get("AcquisitionDate") or "")
     return {
