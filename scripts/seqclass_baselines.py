@@ -6,21 +6,22 @@ from pathlib import Path
 import pandas as pd
 
 from mrissl.runlog import log_to
-from mrissl.tables import percent_labels, write_table_formats
+from mrissl.tables import mean_and_spread, percent_labels, write_table_formats
 
 log = log_to(snakemake.log[0])
 
 
-def mean_over_seeds(paths, columns):
+def runs_of(paths, columns):
+    """One row per (seed, fraction, column) of the given accuracy columns, renamed as in ``columns``."""
     runs = pd.concat(pd.read_csv(path, sep="\t", dtype={"fraction": str}) for path in paths)
-    return runs.groupby("fraction")[columns].mean()
+    return runs.melt(id_vars="fraction", value_vars=list(columns), var_name="column").replace({"column": columns})
 
 
-scratch = mean_over_seeds(snakemake.input.scratch, ["accuracy"]).rename(columns={"accuracy": "scratch"})
-header = mean_over_seeds(snakemake.input.header, ["accuracy_slices", "accuracy_series"]).rename(
-    columns={"accuracy_slices": "header_per_slice", "accuracy_series": "header_per_series"})
+names = {"accuracy": "scratch", "accuracy_slices": "header_per_slice", "accuracy_series": "header_per_series"}
+runs = pd.concat([runs_of(snakemake.input.scratch, {"accuracy": names["accuracy"]}),
+                  runs_of(snakemake.input.header, {k: names[k] for k in ("accuracy_slices", "accuracy_series")})])
 fractions = snakemake.params.fractions
-table = scratch.join(header).reindex(fractions)
+table = mean_and_spread(runs, fractions, list(names.values()))
 table.index = pd.Index(percent_labels(fractions), name="fraction")
 table = table.reset_index()
 log.info("\n%s", table.to_string(index=False))

@@ -16,6 +16,11 @@ for site in dict.fromkeys(snakemake.params.sites):
     mine = [i for i, s in enumerate(snakemake.params.sites) if s == site]
     table = mean_accuracy_by_fraction([snakemake.input.accuracy[i] for i in mine],
                                       [snakemake.params.scenarios[i] for i in mine], fractions)
+    subsets = pd.concat([pd.read_csv(path, sep="\t", dtype={"fraction": str})
+                         for path, s in zip(snakemake.input.subsets, snakemake.params.subset_sites) if s == site])
+    n_seeds = snakemake.params.subset_sites.count(site)
+    own = subsets[subsets["label"].isin(snakemake.params.classes[site])]
+    table["site images"] = (own.groupby("fraction").size() / n_seeds).reindex(fractions).fillna(0).to_numpy()
     table.index = percent_labels(fractions)
     per_site.append(table.rename_axis("fraction").reset_index().assign(site=site))
 table = pd.concat(per_site, ignore_index=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from mrissl.figures import plt, save_figure
 from mrissl.tables import write_table_formats
@@ -51,3 +52,17 @@ def test_saved_figure_is_byte_identical_without_software_metadata(tmp_path):
     data = (tmp_path / "one.png").read_bytes()
     assert data == (tmp_path / "two.png").read_bytes()
     assert b"Software" not in data and b"matplotlib" not in data.lower()
+
+
+def test_mean_and_spread_over_seeds():
+    from mrissl.tables import mean_and_spread
+
+    values = pd.DataFrame({"fraction": ["0.5", "0.5", "1", "1", "0.5", "1"],
+                           "column": ["a", "a", "a", "a", "b", "b"],
+                           "value": [0.6, 0.8, 0.9, 0.9, 0.5, 0.7]})
+    table = mean_and_spread(values, ["0.5", "1"], ["a", "b"])
+    assert list(table.columns) == ["a", "a sd", "b", "b sd"]
+    assert table.loc["0.5", "a"] == pytest.approx(0.7) and table.loc["0.5", "a sd"] == pytest.approx(0.1414214)
+    assert table.loc["1", "a sd"] == 0 and np.isnan(table.loc["0.5", "b sd"])  # one seed: no spread
+    single = mean_and_spread(values[values["column"] == "b"], ["0.5", "1"], ["b"])
+    assert list(single.columns) == ["b"]  # one seed everywhere: means only

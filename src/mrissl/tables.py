@@ -51,16 +51,27 @@ def write_table_formats(
     return paths
 
 
+def mean_and_spread(values: pd.DataFrame, index: list[str], columns: list[str]) -> pd.DataFrame:
+    """A long table (``fraction``, ``column``, ``value``; one row per seed) -> one row per fraction (as in
+    ``index``), for each of ``columns`` the mean over seeds and, when some cell has more than one seed,
+    the sample standard deviation as ``"<column> sd"`` beside it."""
+    grouped = values.groupby(["fraction", "column"])["value"]
+    mean = grouped.mean().unstack("column").reindex(index=index, columns=columns)
+    if grouped.size().max() <= 1:
+        return mean
+    sd = grouped.std(ddof=1).unstack("column").reindex(index=index, columns=columns)
+    return pd.DataFrame({name: frame[c] for c in columns for name, frame in ((c, mean), (f"{c} sd", sd))})
+
+
 def mean_accuracy_by_fraction(paths: list[str], columns: list[str], fractions: list[str]) -> pd.DataFrame:
     """Accuracy TSVs (fraction, accuracy) -> one row per fraction (as in ``fractions``) and one column per
-    distinct name in ``columns`` (one name per path, in column order), the mean over the paths that share
-    a name (the seeds of a run)."""
+    distinct name in ``columns`` (one name per path, in column order): the mean over the paths that share
+    a name (the seeds of a run), and their spread (``mean_and_spread``)."""
     runs = pd.concat([
         pd.read_csv(path, sep="\t", dtype={"fraction": str}).assign(column=column)
         for path, column in zip(paths, columns, strict=True)
     ])
-    mean = runs.groupby(["fraction", "column"])["accuracy"].mean()
-    return mean.unstack("column").reindex(index=fractions, columns=list(dict.fromkeys(columns)))
+    return mean_and_spread(runs.rename(columns={"accuracy": "value"}), fractions, list(dict.fromkeys(columns)))
 
 
 def percent_labels(fractions: list[str]) -> list[str]:

@@ -198,7 +198,7 @@ def test_paper_config_lists_the_paper_grid(tmp_path):
     assert counts["seqclass_split"] == 1 + 2 and counts["seqclass_slices"] == (1 + 2) * 3
     assert counts["seqclass_transfer_dataset"] == 2 * 3
     assert counts["seqclass_accuracy_table"] == 3
-    assert counts["seqclass_transfer_table"] == counts["seqclass_fig3"] == 1
+    assert counts["seqclass_transfer_table"] == counts["seqclass_fig3"] == counts["seqclass_sites"] == 1
     assert counts["seqclass_embed"] == counts["seqclass_latent"] == 1
     assert counts["seqclass_label_subsets"] == 1 + 2
     assert counts["seqclass_header_baseline"] == 1
@@ -206,11 +206,17 @@ def test_paper_config_lists_the_paper_grid(tmp_path):
 
 def test_external_transfer_table_and_its_datasets(tiny_run):
     table = pd.read_csv(tiny_run / "results/tables/seqclass_transfer.csv")
-    assert list(table.columns) == ["site", "fraction", *SCENARIOS]
+    assert list(table.columns) == ["site", "fraction", *SCENARIOS, "site images"]
     assert list(table["site"]) == [site for site in SITES for _ in PERCENT]
     assert list(table["fraction"]) == PERCENT * len(SITES)
     assert table[SCENARIOS].notna().all().all()
     for site, spec in SITES.items():
+        # Every fraction holds images of each site class (by class), more in larger fractions.
+        subsets = pd.read_csv(tiny_run / f"results/seqclass/{site}/label_subsets/seed1.tsv", sep="\t", dtype=str)
+        own = subsets[subsets["label"].isin(spec["classes"])]
+        assert (own.groupby("fraction")["label"].nunique() == len(spec["classes"])).all()
+        per_fraction = own.groupby("fraction").size()
+        assert table.loc[table["site"] == site, "site images"].tolist() == [per_fraction[f] for f in FRACTIONS]
         # Each scenario is tested on the site's own test slices, and only on them.
         test = pd.read_csv(tiny_run / f"results/seqclass/{site}/slices/test.tsv", sep="\t")
         assert set(test["label"]) == set(spec["classes"])
@@ -235,3 +241,14 @@ def test_warm_up_as_long_as_the_run_is_refused(tmp_path):
     proc = run_snakemake(REPO, "-n", "--configfile", str(override), check=False)
     assert proc.returncode != 0
     assert "seqclass.pretrain.recipes.simclr.warmup_epochs" in proc.stdout + proc.stderr
+
+
+def test_matched_validation_draws_validation_patients_at_each_fraction(tiny_run):
+    """tiny.yaml selects on matched validation sets: smaller fractions select on fewer validation slices."""
+    assert TINY["finetune"]["val_labels"] == "matched"
+    log = (tiny_run / f"logs/seqclass/internal/finetune/scratch_px{TINY['batch_sweep']['image_size']}_seed1.log").read_text()
+    n_val = [int(n) for n in re.findall(r"selected on (\d+) validation slices", log)]
+    full = len(pd.read_csv(tiny_run / "results/seqclass/curate/internal/slices/val.tsv", sep="\t"))
+    assert len(n_val) == len(FRACTIONS) and n_val == sorted(n_val) and n_val[0] < n_val[-1] == full
+    table = (tiny_run / "results/tables/seqclass_table1.md").read_text()
+    assert "validation patients drawn at its label fraction" in table

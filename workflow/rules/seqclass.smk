@@ -87,8 +87,7 @@ rule seqclass_label_subsets:
         **resources_of("light"),
     params:
         fractions=SEQCLASS["finetune"]["fractions"],
-        # An external site's classes come from its own patients: each class gets its share.
-        by_class=lambda w: w.dataset != "internal",
+        by_class=seqclass_fractions_by_class,
     script:
         "../../scripts/seqclass_label_subsets.py"
 
@@ -148,6 +147,8 @@ rule seqclass_finetune:
     params:
         fractions=SEQCLASS_FRACTIONS,
         settings=seqclass_finetune_settings,
+        val_labels=SEQCLASS["finetune"]["val_labels"],
+        by_class=seqclass_fractions_by_class,
         checkpoint_dir=f"{SEQCLASS_CHECKPOINTS}/finetune/{{dataset}}/{{init}}_px{{px}}/seed{{seed}}",
     script:
         "../../scripts/seqclass_finetune.py"
@@ -443,7 +444,7 @@ rule seqclass_baselines:
         fractions=SEQCLASS_FRACTIONS,
         caption=f"Baselines: test accuracy per label fraction of the ResNet-18 trained from random weights "
         f"({SEQCLASS_SCRATCH}) and of a random forest on DICOM header fields (per slice and per series); "
-        f"mean over {len(SEQCLASS_SEEDS)} seed(s).",
+        f"mean over {len(SEQCLASS_SEEDS)} seed(s); {SEQCLASS_SELECTION}.",
     script:
         "../../scripts/seqclass_baselines.py"
 
@@ -544,6 +545,12 @@ rule seqclass_transfer_table:
             for _, paths in seqclass_transfer_scenarios(site)
             for path in paths
         ],
+        # The labelled subsets fine-tuned on a site: how many of its own images each fraction holds.
+        subsets=[
+            f"results/seqclass/{site}/label_subsets/seed{seed}.tsv"
+            for site in EXTERNAL_SITES
+            for seed in SEQCLASS_SEEDS
+        ],
     output:
         csv=report(
             "results/tables/seqclass_transfer.csv",
@@ -576,13 +583,51 @@ rule seqclass_transfer_table:
             for scenario, paths in seqclass_transfer_scenarios(site)
             for _ in paths
         ],
+        subset_sites=[site for site in EXTERNAL_SITES for _ in SEQCLASS_SEEDS],
+        classes={site: EXTERNAL_SITES[site]["classes"] for site in EXTERNAL_SITES},
         fractions=SEQCLASS_FRACTIONS,
         caption=f"External transfer (Fig. 3): test accuracy on each external site's own sequences per label fraction, "
         f"in three scenarios: (1) supervised only, from random weights, fine-tuned on the site; "
         f"(2) {SEQCLASS_FOCUS} pretrained and fine-tuned on the internal cohort; (3) {SEQCLASS_FOCUS} "
-        f"pretrained on the internal cohort, fine-tuned on the site; mean over {len(SEQCLASS_SEEDS)} seed(s).",
+        f"pretrained on the internal cohort, fine-tuned on the site; mean over {len(SEQCLASS_SEEDS)} seed(s). "
+        f"site images: the site's own labelled slices in the fraction fine-tuned on in scenarios 1 and 3.",
     script:
         "../../scripts/seqclass_transfer_table.py"
+
+
+rule seqclass_sites:
+    input:
+        array=f"{SEQCLASS_SLICES['internal']}/test.npy",
+        index=f"{SEQCLASS_SLICES['internal']}/test.tsv",
+        site_arrays=[
+            f"results/seqclass/curate/{site}/slices/test.npy"
+            for site in EXTERNAL_SITES
+        ],
+        site_indexes=[
+            f"results/seqclass/curate/{site}/slices/test.tsv"
+            for site in EXTERNAL_SITES
+        ],
+    output:
+        png=report(
+            "results/figures/seqclass_sites.png",
+            caption="../report/seqclass_sites.rst",
+            category="seqclass (paper 000)",
+            subcategory="Results",
+        ),
+    log:
+        "logs/seqclass/report/sites.log",
+    benchmark:
+        "benchmarks/seqclass/report/sites.tsv"
+    conda:
+        "../../envs/plot.yaml"
+    threads: threads_of("light")
+    resources:
+        **resources_of("light"),
+    params:
+        sites=list(EXTERNAL_SITES),
+        classes={site: EXTERNAL_SITES[site]["classes"] for site in EXTERNAL_SITES},
+    script:
+        "../../scripts/seqclass_sites.py"
 
 
 rule seqclass_fig3:

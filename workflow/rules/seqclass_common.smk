@@ -148,6 +148,13 @@ def seqclass_pretrain_settings(wildcards):
     }
 
 
+def seqclass_fractions_by_class(wildcards):
+    """Label fractions per class on an external site's dataset, whose site classes come from its own
+    patients (mrissl.seqclass.slices.label_fraction_subsets); by patient on the internal cohort.
+    """
+    return wildcards.dataset != "internal"
+
+
 def seqclass_pretrained(wildcards):
     """The pretrained encoder a fine-tuning starts from; none for scratch."""
     if wildcards.init == "scratch":
@@ -159,7 +166,9 @@ def seqclass_pretrained(wildcards):
 
 def seqclass_finetune_settings(wildcards):
     settings = {
-        key: value for key, value in SEQCLASS["finetune"].items() if key != "fractions"
+        key: value
+        for key, value in SEQCLASS["finetune"].items()
+        if key not in ("fractions", "val_labels")
     }
     return {
         **settings,
@@ -178,9 +187,16 @@ def seqclass_accuracy(dataset, encoder):
     )
 
 
+# How fine-tuning selects its epoch, for the table captions (seqclass.finetune.val_labels).
+SEQCLASS_SELECTION = {
+    "full": "each fine-tuning keeps the epoch best on the whole validation split",
+    "matched": "each fine-tuning keeps the epoch best on validation patients drawn at its label fraction",
+}[SEQCLASS["finetune"]["val_labels"]]
+
+
 def seqclass_table(table):
     """Table 1 (SimSiam), 2 (SimCLR) or 3 (resolution): corner label, caption, (column label, encoder) pairs."""
-    seeds = f"mean over {len(SEQCLASS_SEEDS)} seed(s)"
+    seeds = f"mean over {len(SEQCLASS_SEEDS)} seed(s); {SEQCLASS_SELECTION}"
     if table == "table3":
         sweep = SEQCLASS["resolution_sweep"]
         name = SEQCLASS_METHODS[sweep["method"]]
@@ -225,7 +241,7 @@ def seqclass_products():
     figures = ["curation_montage", "fig2", "confusion", "loss_curves"]
     if EXTERNAL_SITES:
         tables.append("transfer")
-        figures.append("fig3")
+        figures += ["fig3", "sites"]
     return [f"results/tables/seqclass_{t}.csv" for t in tables] + [
         f"results/figures/seqclass_{f}.png" for f in figures
     ]

@@ -1,5 +1,6 @@
 """seqclass figures: the curation montage, Fig. 2 (latent maps), the confusion matrices, the
-pretraining loss curves and Fig. 3 (external transfer)."""
+pretraining loss curves, Fig. 3 (external transfer) and the external sites' slices beside the
+internal ones."""
 
 from __future__ import annotations
 
@@ -53,6 +54,44 @@ def montage_of_split(array_path: Path | str, index_path: Path | str, planes: Seq
     index = read_slice_index(index_path)
     slices = np.load(array_path, mmap_mode="r")
     return curation_montage(slices, index, ordered_classes(index["label"]), planes)
+
+
+def _middle_slices(slices: np.ndarray, index: pd.DataFrame, label: str, plane: str, n: int) -> list[np.ndarray]:
+    """The middle kept slice in ``plane`` of the first ``n`` series (by key) of class ``label``."""
+    of_class = index[(index["label"] == label) & (index["plane"] == plane)]
+    chosen = []
+    for _, rows in list(of_class.groupby("series_key", sort=True))[:n]:
+        chosen.append(np.asarray(slices[int(rows["row"].iloc[len(rows) // 2])], dtype=np.float32))
+    return chosen
+
+
+def sites_figure(internal: tuple[np.ndarray, pd.DataFrame], sites: Mapping[str, tuple[np.ndarray, pd.DataFrame]],
+                 classes: Mapping[str, Sequence[str]], plane: str = "axial", n: int = 4) -> matplotlib.figure.Figure:
+    """For each site and site class (rows): ``n`` internal slices of the class, then ``n`` of the site's,
+    each the middle ``plane`` slice of one series, as the models see them (curated, 0-1 scaled)."""
+    pairs = [(site, label) for site in sites for label in classes[site]]
+    fig, axes = plt.subplots(len(pairs), 2 * n, figsize=(1.2 * 2 * n, 1.3 * len(pairs) + 0.3), squeeze=False)
+    for r, (site, label) in enumerate(pairs):
+        images = (_middle_slices(*internal, label, plane, n) + [None] * n)[:n]
+        images += (_middle_slices(*sites[site], label, plane, n) + [None] * n)[:n]
+        for c, image in enumerate(images):
+            ax = axes[r, c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if image is None:
+                ax.text(0.5, 0.5, "none", ha="center", va="center", fontsize=7, transform=ax.transAxes)
+            else:
+                ax.imshow(image, cmap="gray", vmin=0.0, vmax=1.0)
+            if r == 0:
+                ax.set_title("internal" if c < n else "site", fontsize=8)
+            if c == 0:
+                ax.set_ylabel(f"{label}\n(internal)", fontsize=8)
+            if c == n:
+                ax.set_ylabel(f"{label}\n({site})", fontsize=8)
+    fig.suptitle(f"External sites beside the internal cohort: middle {plane} slice of {n} test series per class",
+                 fontsize=9)
+    fig.tight_layout(pad=0.3, rect=(0.0, 0.0, 1.0, 0.95))
+    return fig
 
 
 def _summed_confusion(paths: Sequence[str]) -> pd.DataFrame:
@@ -120,7 +159,7 @@ def transfer_figure(table_path: Path | str, classes: Mapping[str, Sequence[str]]
     """Fig. 3: accuracy on each external site's sequences per label fraction, one panel per site
     (``classes``: the site's classes, for its title), one line per scenario."""
     table = pd.read_csv(table_path)
-    scenarios = [c for c in table.columns if c not in ("site", "fraction")]
+    scenarios = [c for c in table.columns if c not in ("site", "fraction", "site images") and not c.endswith(" sd")]
     sites = list(dict.fromkeys(table["site"]))
     fig, axes = plt.subplots(1, len(sites), figsize=(4.2 * len(sites), 3.8), squeeze=False, sharey=True,
                              layout="constrained")
@@ -128,9 +167,10 @@ def transfer_figure(table_path: Path | str, classes: Mapping[str, Sequence[str]]
         rows = table[table["site"] == site]
         positions = range(len(rows))  # label fractions are spaced evenly, as the paper's axis
         for scenario, marker in zip(scenarios, "osD"):
-            ax.plot(positions, rows[scenario], marker=marker, label=scenario)
-        ax.set_xticks(positions, rows["fraction"])
-        ax.set_xlabel("labelled fraction for fine-tuning")
+            spread = rows[f"{scenario} sd"] if f"{scenario} sd" in rows else None  # over seeds, when several
+            ax.errorbar(positions, rows[scenario], yerr=spread, marker=marker, capsize=3, label=scenario)
+        ax.set_xticks(positions, [f"{f}\n({n:g})" for f, n in zip(rows["fraction"], rows["site images"])])
+        ax.set_xlabel("labelled fraction for fine-tuning (site images in it)")
         ax.set_title(f"{site} ({', '.join(classes[site])})")
         ax.set_ylim(0.0, 1.0)
         ax.grid(alpha=0.3)
