@@ -478,3 +478,25 @@ def test_b_value_of_the_standard_attribute_wins_and_private_tags_survive_a_file(
     ds.file_meta.TransferSyntaxUID = pydicom.uid.ImplicitVRLittleEndian
     ds.save_as(tmp_path / "ge.dcm", implicit_vr=True, little_endian=True)
     assert b_value(pydicom.dcmread(tmp_path / "ge.dcm", force=True)) == 2000
+
+
+def test_a_diffusion_series_with_two_b_values_becomes_two_labelled_volumes(tmp_path):
+    """b=0 and trace images in one series (as GE and Philips export them): one manifest row each, with the
+    label given for (series, b-value); a series with one b-value keeps its plain key."""
+    affine = affine_lps(np.eye(3))
+    diffusion = header(1, 0, SeriesDescription="DWI_tra")
+    for n, b in enumerate((0.0, 1000.0)):
+        write_series(asymmetric_volume(seed=n), affine, tmp_path / "dicom" / "dwi", {**diffusion, "DiffusionBValue": b},
+                     first_instance=6 * n)
+    write_series(asymmetric_volume(seed=2), affine, tmp_path / "dicom" / "t1", header(1, 1))
+    uid = diffusion["SeriesInstanceUID"]
+    labels = tmp_path / "labels.tsv"
+    labels.write_text(f"SeriesInstanceUID\tb_value\tlabel\n{uid}\t0\tDWI\n{uid}\t1000\tTraceW\n"
+                      f"{header(1, 1)['SeriesInstanceUID']}\t\tT1\n")
+    _, manifest, quarantine = run_ingest(tmp_path / "dicom", tmp_path / "out", labels=[labels])
+    assert quarantine.empty
+    by_label = manifest.set_index("label")
+    assert sorted(by_label.index) == ["DWI", "T1", "TraceW"]
+    assert by_label.loc["DWI", "b_value"] == 0 and by_label.loc["TraceW", "b_value"] == 1000
+    assert (manifest["n_files"] == 6).all() and manifest["series_key"].nunique() == 3
+    assert by_label.loc["TraceW", "series_key"] == f"{by_label.loc['DWI', 'series_key'].removesuffix('-b0')}-b1000"

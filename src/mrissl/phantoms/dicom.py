@@ -42,13 +42,15 @@ def write_series(
     *,
     vendor_scale: float = 1.0,
     file_prefix: str = "IM",
+    first_instance: int = 0,
 ) -> list[Path]:
     """Write ``volume`` (i, j, k) as one DICOM file per slice in ``out_dir``; return the paths.
 
     ``header`` holds DICOM keywords (PatientName, SeriesInstanceUID, RepetitionTime, ...) set on
     every slice, and private elements keyed ``(group, private creator, element offset)`` with a
     ``(VR, value)`` (e.g. ``(0x0019, "SIEMENS MR HEADER", 0x0C): ("IS", 1000)``). Geometry tags
-    (orientation, position, spacing, thickness) come from ``affine_lps``.
+    (orientation, position, spacing, thickness) come from ``affine_lps``. A second volume of the same
+    series (another b-value) is written with ``first_instance`` past the first one's files.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     stored, slope, intercept = to_stored_values(volume, vendor_scale)
@@ -63,7 +65,7 @@ def write_series(
         ds = Dataset()
         ds.file_meta = FileMetaDataset()
         ds.file_meta.MediaStorageSOPClassUID = MR_IMAGE_STORAGE
-        ds.file_meta.MediaStorageSOPInstanceUID = deterministic_uid(series_uid, k)
+        ds.file_meta.MediaStorageSOPInstanceUID = deterministic_uid(series_uid, first_instance + k)
         ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
         ds.SOPClassUID = MR_IMAGE_STORAGE
         ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
@@ -76,7 +78,7 @@ def write_series(
                 ds.private_block(group, creator, create=True).add_new(offset, *value)
             else:
                 setattr(ds, keyword, value)
-        ds.InstanceNumber = k + 1
+        ds.InstanceNumber = first_instance + k + 1
         ds.ImageOrientationPatient = [round(float(v), 6) for v in orientation]
         ds.ImagePositionPatient = [round(float(v), 4) for v in position]
         ds.SliceLocation = round(float(np.dot(position, np.cross(orientation[:3], orientation[3:]))), 4)
@@ -93,7 +95,7 @@ def write_series(
         ds.RescaleType = "US"
         # DICOM pixel data is (rows, columns): rows run along j, columns along i.
         ds.PixelData = np.ascontiguousarray(stored[:, :, k].T).tobytes()
-        path = out_dir / f"{file_prefix}{k + 1:04d}.dcm"
+        path = out_dir / f"{file_prefix}{first_instance + k + 1:04d}.dcm"
         ds.save_as(path, enforce_file_format=True)
         paths.append(path)
     return paths
