@@ -57,8 +57,10 @@ def series_table(manifest: pd.DataFrame, slice_index: pd.DataFrame) -> pd.DataFr
     return table.reset_index()
 
 
-def header_classifier(seed: int) -> Pipeline:
-    """Header fields -> features (ColumnTransformer) -> random forest."""
+def header_classifier(seed: int, text_fields: list[str] = HEADER_TEXT, code_fields: list[str] = HEADER_CODES,
+                      numeric_fields: list[str] = HEADER_NUMERIC) -> Pipeline:
+    """Header fields -> features (ColumnTransformer) -> random forest; a subset of the fields shows
+    what each kind contributes (bench/seqclass_header_fields.py)."""
     def text() -> TfidfVectorizer:
         return TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), lowercase=True)
 
@@ -66,11 +68,11 @@ def header_classifier(seed: int) -> Pipeline:
         return CountVectorizer(token_pattern=r"[A-Za-z0-9]+", lowercase=False, binary=True)
 
     features = ColumnTransformer(
-        [(column, text(), column) for column in HEADER_TEXT]
-        + [(column, codes(), column) for column in HEADER_CODES]
+        [(column, text(), column) for column in text_fields]
+        + [(column, codes(), column) for column in code_fields]
         # Absent timings (no inversion pulse, no diffusion) are informative: keep an indicator.
-        + [("timings", SimpleImputer(strategy="constant", fill_value=-1.0, add_indicator=True,
-                                     keep_empty_features=True), HEADER_NUMERIC)]
+        + ([("timings", SimpleImputer(strategy="constant", fill_value=-1.0, add_indicator=True,
+                                      keep_empty_features=True), numeric_fields)] if numeric_fields else [])
     )
     forest = RandomForestClassifier(n_estimators=300, random_state=seed, n_jobs=1)
     return Pipeline([("features", features), ("forest", forest)])
