@@ -8,6 +8,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pytest
+import SimpleITK as sitk
 
 from mrissl.readers import read_dataset
 
@@ -101,3 +102,26 @@ def test_brats_mask_of_another_shape_or_grid_quarantines_its_images(tmp_path):
     # The reason names the mask by its role; the private columns say which file it is.
     related = dict(zip(quarantine["path"], quarantine["related_path"]))
     assert related["BraTS2021_00001/BraTS2021_00001_t1.nii.gz"] == "BraTS2021_00001/BraTS2021_00001_seg.nii.gz"
+
+
+def write_mha(path: Path, shape=(8, 7, 6), origin=(0.0, 0.0, 0.0)) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image = sitk.GetImageFromArray(np.ones(shape[::-1], np.int16))  # SimpleITK arrays are (k, j, i)
+    image.SetSpacing((0.5, 0.6, 4.0))
+    image.SetOrigin(origin)
+    sitk.WriteImage(image, str(path))
+    return path
+
+
+def test_spider_mask_of_another_shape_or_grid_quarantines_its_case(tmp_path):
+    root = tmp_path / "SPIDER"
+    for case, mask_shape, mask_origin in (("1_t2", (8, 7, 5), (0, 0, 0)), ("2_t2", (8, 7, 6), (0, 0, 8.0)),
+                                          ("3_t2", (8, 7, 6), (0, 0, 0))):
+        write_mha(root / "images" / f"{case}.mha")
+        write_mha(root / "masks" / f"{case}.mha", mask_shape, mask_origin)
+    manifest, quarantine = read_dataset("spider", root, SALT, tmp_path / "out")
+    assert len(manifest) == 1 and Path(manifest["mask_path"].iloc[0]).is_file()  # 3_t2 kept with its mask
+    assert quarantine[["path", "reason", "related_path"]].values.tolist() == [
+        ["images/1_t2.mha", "mask has shape (8, 7, 5), the image (8, 7, 6)", "masks/1_t2.mha"],
+        ["images/2_t2.mha", "mask is not on the image's grid (affines differ)", "masks/2_t2.mha"],
+    ]
