@@ -48,9 +48,9 @@ def cohort(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("spine")
     generate_spine_cohort(cohort_config(), 11, root / "data", root / "scans.tsv", workers=2)
     manifest, quarantine = read_dataset("spider", root / "data", SALT, root / "nifti")
-    assert quarantine.empty
-    scans, gradings = link_cohort(manifest, read_raw_scans(root / "scans.tsv"),
-                                  read_spider_gradings(root / "data", SALT), SALT)
+    graded, gradings_quarantine = read_spider_gradings(root / "data", SALT)
+    assert quarantine.empty and gradings_quarantine.empty
+    scans, gradings = link_cohort(manifest, read_raw_scans(root / "scans.tsv"), graded, SALT)
     scans.to_csv(root / "linked.tsv", sep="\t", index=False)
     gradings.to_csv(root / "gradings.tsv", sep="\t", index=False)
     extract_vertebrae(scans, gradings, root / "vb.npy", root / "ivd.npy", root / "index.tsv",

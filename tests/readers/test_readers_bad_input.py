@@ -7,10 +7,12 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
+import pandas as pd
 import pytest
 import SimpleITK as sitk
 
-from mrissl.readers import read_dataset
+from mrissl.manifest import QUARANTINE_COLUMNS, file_key
+from mrissl.readers import read_dataset, read_spider_gradings
 
 SALT = "test-salt"
 AXIAL = np.diag([1.0, 1.0, 2.5, 1.0])
@@ -125,3 +127,32 @@ def test_spider_mask_of_another_shape_or_grid_quarantines_its_case(tmp_path):
         ["images/1_t2.mha", "mask has shape (8, 7, 5), the image (8, 7, 6)", "masks/1_t2.mha"],
         ["images/2_t2.mha", "mask is not on the image's grid (affines differ)", "masks/2_t2.mha"],
     ]
+
+
+GRADING_COLUMNS = ["Patient", "IVD label", "Modic", "UP endplate", "LOW endplate", "Spondylolisthesis",
+                   "Disc herniation", "Disc narrowing", "Disc bulging", "Pfirrman grade"]
+
+
+def test_spider_gradings_of_unknown_levels_are_quarantined_and_the_rest_kept(tmp_path):
+    known = [["1", label, 0, 0, 0, 0, 0, 0, 1, 2 + label % 3] for label in (1, 2, 6)]
+    unknown = {  # the line each takes in the file -> its row and the reason's end
+        3: (["1", 7, 0, 0, 0, 0, 0, 0, 1, 3], "IVD label '7' names no disc level of the vocabulary"),
+        4: (["2", "L4-L5", 0, 0, 0, 0, 0, 0, 1, 3], "IVD label 'L4-L5' names no disc level of the vocabulary"),
+        5: (["2", None, 0, 0, 0, 0, 0, 0, 1, 3], "no IVD label"),
+        6: ([None, 3, 0, 0, 0, 0, 0, 0, 1, 3], "no Patient"),
+    }
+    rows = known[:1] + [row for row, _ in unknown.values()] + known[1:]
+    pd.DataFrame(rows, columns=GRADING_COLUMNS).to_csv(tmp_path / "radiological_gradings.csv", index=False)
+    gradings, quarantine = read_spider_gradings(tmp_path, SALT)
+
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    pd.DataFrame(known, columns=GRADING_COLUMNS).to_csv(clean / "radiological_gradings.csv", index=False)
+    expected, nothing = read_spider_gradings(clean, SALT)
+    pd.testing.assert_frame_equal(gradings, expected)  # the known rows, unchanged
+    assert nothing.empty
+    assert list(quarantine.columns) == QUARANTINE_COLUMNS
+    assert set(quarantine["file_key"]) == {file_key(SALT, "radiological_gradings.csv")}  # as the reader keys it
+    assert len(quarantine) == len(unknown)
+    for reason, (line, (_, why)) in zip(quarantine["reason"], unknown.items(), strict=True):
+        assert reason.startswith(f"radiological_gradings.csv line {line}: {why}"), reason

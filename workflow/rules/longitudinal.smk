@@ -26,6 +26,7 @@ rule longitudinal_scans:
     output:
         scans="results/longitudinal/scans.tsv",
         gradings="results/longitudinal/gradings.tsv",
+        gradings_quarantine="results/longitudinal/gradings_quarantine.tsv",
     log:
         "logs/longitudinal/scans.log",
     benchmark:

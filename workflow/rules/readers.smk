@@ -31,6 +31,7 @@ rule spider_gradings:
         root=config["data"]["root"],
     output:
         gradings="results/ingest/spider_gradings.tsv",
+        quarantine="results/ingest/spider_gradings_quarantine.tsv",
     log:
         "logs/ingest/spider_gradings.log",
     benchmark:

@@ -22,7 +22,7 @@ from mrissl.splits import SPLIT_NAMES, assert_disjoint_splits, split_patients
 from mrissl.longitudinal.vertebrae import IVD_LEVELS
 from mrissl.manifest import read_checked_table, salted_key
 from mrissl.readers.rows import patient_key
-from mrissl.readers.spider import SPIDER_DISC_LABELS
+from mrissl.readers.spider import SPIDER_IVD_LEVELS
 from mrissl.vocabulary import RAW_SCAN_COLUMNS
 
 SCAN_TABLE_COLUMNS = ["scan_key", "subject_key", "group_key", "zygosity", "timepoint", "years_from_baseline",
@@ -80,11 +80,10 @@ def link_cohort(
 
 
 def link_gradings(gradings: pd.DataFrame, scans: pd.DataFrame) -> pd.DataFrame:
-    """SPIDER gradings (``read_spider_gradings``) of the linked scans, with each disc's level name."""
-    level_of = {label - 200: level for level, label in SPIDER_DISC_LABELS.items()}
+    """SPIDER gradings (``read_spider_gradings``, known levels only) of the linked scans, with their level names."""
     linked = gradings.rename(columns={"patient_key": "scan_key"})
     linked = linked[linked["scan_key"].isin(set(scans["scan_key"]))].copy()
-    linked["level"] = linked["ivd_label"].map(level_of)
+    linked["level"] = linked["ivd_label"].map(SPIDER_IVD_LEVELS)
     return linked.sort_values(["scan_key", "ivd_label"], ignore_index=True)[GRADING_COLUMNS]
 
 
