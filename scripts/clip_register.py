@@ -1,18 +1,21 @@
-"""Rule clip_register: DWI and T2* registered to FLAIR, stacked 3-channel volumes + index + QC."""
+"""Rule clip_register: DWI and T2* registered to FLAIR, stacked 3-channel volumes + index + QC; unusable reports quarantined."""
 
 import numpy as np
 import pandas as pd
 
 from mrissl.clip.curation import INDEX_COLUMNS, curate_clip_cohort
 from mrissl.clip.registration import QC_COLUMNS, OutputGrid, RegistrationSettings
-from mrissl.manifest import read_manifest, write_table
+from mrissl.manifest import QUARANTINE_COLUMNS, read_manifest, write_table
+from mrissl.readers.reports import read_reports
 from mrissl.runlog import log_to
 
 log = log_to(snakemake.log[0])
 clip = snakemake.params.clip
+reports, reports_quarantine = read_reports(snakemake.input.reports, ["subject", "session"], snakemake.params.salt)
+write_table(reports_quarantine, snakemake.output.reports_quarantine, QUARANTINE_COLUMNS)
 index, qc, preview = curate_clip_cohort(
     read_manifest(snakemake.input.manifest),
-    pd.read_csv(snakemake.input.reports, sep="\t", dtype=str, keep_default_na=False),
+    reports,
     pd.read_csv(snakemake.input.labels, sep="\t", dtype=str, keep_default_na=False),
     pd.read_csv(snakemake.input.motion, sep="\t", dtype={"subject": str, "session": str}),
     salt=snakemake.params.salt,

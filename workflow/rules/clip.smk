@@ -30,6 +30,7 @@ rule clip_register:
         index="results/clip/index.tsv",
         qc="results/clip/registration_qc.tsv",
         preview="results/clip/registration_preview.npz",
+        reports_quarantine="results/clip/reports_quarantine.tsv",
     log:
         "logs/clip/register.log",
     benchmark:

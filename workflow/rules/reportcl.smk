@@ -56,6 +56,7 @@ rule reportcl_clean_reports:
         table="results/reportcl/reports/reports.tsv",
         token_ids="results/reportcl/reports/token_ids.npy",
         attention_mask="results/reportcl/reports/attention_mask.npy",
+        quarantine="results/reportcl/reports/quarantine.tsv",
     log:
         "logs/reportcl/clean_reports.log",
     benchmark:
