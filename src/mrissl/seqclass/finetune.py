@@ -23,6 +23,7 @@ from mrissl.seqclass.augment import AugmentConfig, augment_batch, device_generat
 from mrissl.seqclass import SEQUENCE_CLASSES
 from mrissl.seqclass.datasets import SliceSet, epoch_order, inference_batches, iterate_batches, to_batch
 from mrissl.seqclass.models import Classifier, resnet18_encoder
+from mrissl.seqclass.optim import warmup_cosine
 from mrissl.config import config_from_section
 from mrissl.training import cpu_state, derived_seed, resolve_device
 
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 class FinetuneConfig:
     epochs: int = 20
     batch_size: int = 64
-    lr: float = 1e-3                  # AdamW, whole network
+    lr: float = 1e-3                  # AdamW, whole network, cosine decay over the run
     weight_decay: float = 1e-4
     min_steps_per_epoch: int = 10     # small label fractions cycle through their slices this often
     image_size: int = 84
@@ -106,6 +107,7 @@ def finetune(train: SliceSet, train_rows: np.ndarray, val: SliceSet, config: Fin
     train_labels = torch.tensor(train.labels(classes), device=device)
     val_labels = val.labels(classes)
     n_steps = max(math.ceil(len(train_rows) / config.batch_size), config.min_steps_per_epoch)
+    scheduler = warmup_cosine(optimizer, 0, config.epochs * n_steps)
 
     history, best_state, best_epoch, best_accuracy = [], None, 0, -1.0
     for epoch in range(config.epochs):
@@ -123,6 +125,7 @@ def finetune(train: SliceSet, train_rows: np.ndarray, val: SliceSet, config: Fin
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
+            scheduler.step()
             loss_sum += loss.item()
         val_accuracy = float(accuracy_score(val_labels, predict(model, val.images, config.image_size,
                                                                  config.batch_size, device)))
