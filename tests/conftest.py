@@ -70,3 +70,44 @@ def tiny_run(tmp_path_factory) -> Path:
     workdir = copy_repository(tmp_path_factory.mktemp("tiny_run"))
     run_snakemake(workdir, "--cores", "2", "--configfile", "config/tiny.yaml")
     return workdir
+
+
+@pytest.fixture(scope="session")
+def process_server():
+    """The server that ``run_in_processes`` forks training processes from, started once for the session
+    with the training modules of the tests imported, so that each process starts in about a second.
+    (Python 3.11's forkserver imports only what the default path finds, not the test modules.)"""
+    import multiprocessing.forkserver
+
+    import torch.multiprocessing
+
+    torch.multiprocessing.get_context("forkserver").set_forkserver_preload(
+        ["mrissl.training", "mrissl.seqclass.train", "mrissl.reportcl.losses", "mrissl.clip.train"])
+    multiprocessing.forkserver.ensure_running()
+
+
+def on_two_ranks(fn, *args):
+    """What rank 0's ``fn(*args)`` returns, run by two CPU processes in one gloo process group
+    (``mrissl.training.run_in_processes``). ``fn`` is a module-level function of a test module (the
+    processes import it by name, from a server that imports its module once); it reads its rank from
+    ``mrissl.training.process_rank()`` and returns ``every_rank(...)`` to bring back both ranks' values."""
+    from mrissl.training import run_in_processes
+
+    return run_in_processes(2, fn, *args, device="cpu")
+
+
+def every_rank(value) -> list:
+    """``[rank 0's value, rank 1's value, ...]`` on every rank (``torch.distributed.all_gather_object``)."""
+    import torch.distributed as dist
+
+    values = [None] * dist.get_world_size()
+    dist.all_gather_object(values, value)
+    return values
+
+
+def own_rows(n_items: int) -> slice:
+    """The rows of this rank's shard of a batch of ``n_items`` split in rank order (how the losses gather)."""
+    from mrissl.training import process_rank, world_size
+
+    size = n_items // world_size()
+    return slice(process_rank() * size, (process_rank() + 1) * size)

@@ -4,6 +4,7 @@
 # registration QC table and the cohort's figures (paper 003 Figs. 2-3).
 
 CLIP_PHANTOM = f"{PHANTOM_ROOT}/pathology"
+clip_check_batch_size()
 
 
 # The tables and figures of the clip cohort (all_targets adds their lineage records).
@@ -229,11 +230,12 @@ rule clip_train:
         "../../envs/train.yaml"
     threads: threads_of("gpu")
     resources:
-        **resources_of("gpu"),
+        **resources_of("gpu", multi_gpu=True),
     params:
         settings=CLIP_TRAIN,
         voxel_mm=CLIP["voxel_mm"],
         seed=config["seed"],
+        processes=training_processes(),
         checkpoint_dir=f"{CLIP_CHECKPOINTS}/train",
     script:
         "../../scripts/clip_train.py"
@@ -255,12 +257,13 @@ rule clip_image_baseline:
         "../../envs/train.yaml"
     threads: threads_of("gpu")
     resources:
-        **resources_of("gpu"),
+        **resources_of("gpu", multi_gpu=True),
     params:
         settings=CLIP_TRAIN,
         epochs=CLIP["image_baseline_epochs"],
         voxel_mm=CLIP["voxel_mm"],
         seed=config["seed"],
+        processes=training_processes(),
         checkpoint_dir=f"{CLIP_CHECKPOINTS}/image_baseline",
     script:
         "../../scripts/clip_image_baseline.py"

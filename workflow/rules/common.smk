@@ -48,8 +48,11 @@ def threads_of(kind, serial=False):
     return 1 if serial else config["resources"][kind]["threads"]
 
 
-def resources_of(kind, serial=False):
-    """Slurm-plugin resources for a kind of rule from config['resources']; serial as in threads_of."""
+def resources_of(kind, serial=False, multi_gpu=False):
+    """Slurm-plugin resources for a kind of rule from config['resources']; serial as in threads_of.
+    A job asks for one GPU; a multi_gpu one (a training that runs one process per GPU, see
+    training_processes) asks for all of config resources.<kind>.gpu.
+    """
     spec = config["resources"][kind]
     res = {
         "mem_mb": spec["mem_mb"],
@@ -57,12 +60,19 @@ def resources_of(kind, serial=False):
         "cpus_per_task": threads_of(kind, serial),
     }
     if spec["gpu"] > 0:
-        res["gpu"] = spec["gpu"]
+        res["gpu"] = spec["gpu"] if multi_gpu else 1
         if "gpu_model" in spec:
             res["gpu_model"] = spec["gpu_model"]
     if "slurm_partition" in spec:
         res["slurm_partition"] = spec["slurm_partition"]
     return res
+
+
+def training_processes():
+    """Processes of a multi-GPU training job, whose resources are resources_of("gpu", multi_gpu=True),
+    one per GPU of config resources.gpu.gpu, one on a machine without GPUs (gpu 0); each trains on its
+    shard of every batch (mrissl.training.run_in_processes)."""
+    return max(1, config["resources"]["gpu"]["gpu"])
 
 
 def dicom_root():

@@ -13,6 +13,7 @@
 
 seqclass_check_image_sizes()
 seqclass_check_recipes()
+seqclass_check_batch_sizes()
 PRODUCTS.extend(seqclass_products())
 
 
@@ -111,9 +112,10 @@ rule seqclass_pretrain:
         "../../envs/train.yaml"
     threads: threads_of("gpu")
     resources:
-        **resources_of("gpu"),
+        **resources_of("gpu", multi_gpu=True),
     params:
         settings=seqclass_pretrain_settings,
+        processes=training_processes(),
         checkpoint_dir=f"{SEQCLASS_CHECKPOINTS}/pretrain/{{method}}_b{{batch}}_px{{px}}/seed{{seed}}",
     script:
         "../../scripts/seqclass_pretrain.py"

@@ -114,6 +114,19 @@ def seqclass_check_recipes():
             )
 
 
+def seqclass_check_batch_sizes():
+    """Each process of a multi-GPU pretraining takes an equal share of every batch."""
+    processes = training_processes()
+    batch_sizes = {b for _, b, _ in seqclass_grid()}
+    batch_sizes.add(SEQCLASS_FOCUS_RUN["batch_size"])
+    uneven = sorted(b for b in batch_sizes if b % processes)
+    if uneven:
+        raise ValueError(
+            f"config: seqclass pretraining batch sizes {uneven} (seqclass.batch_sweep, seqclass.resolution_sweep, "
+            f"seqclass.focus_run) cannot be split evenly over the {processes} GPUs of resources.gpu.gpu"
+        )
+
+
 def seqclass_manifest(wildcards):
     """The manifest a cohort's series come from: the ingest's, or the external site's read_cohort."""
     if wildcards.cohort == "internal":

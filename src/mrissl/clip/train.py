@@ -14,6 +14,12 @@ start), the same batches every epoch: the two curves of Fig. 5 share their chanc
 
 Training reads the volumes, the cached text features and, for the image-only baseline, the
 report-derived class; never the phantom's true class (``TRAINING_COLUMNS``).
+
+Under a process group (``mrissl.training.run_in_processes``: one process per GPU) each rank takes its
+``training.shard`` of every training and validation batch, augmented by its own generator (seeded by
+seed, epoch, rank), in DistributedDataParallel with batch norm synchronised; the losses are those of
+the whole batch (``mrissl.contrastive``), so the run trains as one process on the whole batch would.
+Rank 0 writes the checkpoints; every rank resumes from them, with the number of processes it started with.
 """
 
 from __future__ import annotations
@@ -36,7 +42,9 @@ from mrissl.clip.augment import AugmentConfig, augment_batch, scale_to_unit
 from mrissl.clip.losses import clip_loss
 from mrissl.clip.models import ClipModel, ImageClassifier, ModelConfig
 from mrissl.config import config_from_section
-from mrissl.training import derived_seed, load_checkpoint, resolve_device, save_atomically
+from mrissl.contrastive import mean_over_ranks
+from mrissl.training import (derived_seed, distributed_model, load_checkpoint, process_rank, resolve_device,
+                             save_atomically, shard, wait_for_every_rank, world_size)
 
 log = logging.getLogger(__name__)
 
@@ -111,12 +119,18 @@ def fit(model: nn.Module, batch_loss: Callable, volumes: np.ndarray, train_rows:
         checkpoint_dir: Path | str, after_step: Callable[[], None] = lambda: None, what: str = "clip") -> TrainResult:
     """The training loop shared by the CLIP model and the image-only baseline.
 
-    ``batch_loss(model, images, rows)`` returns the loss of a batch of (scaled, perhaps augmented)
-    ``images`` of the volume ``rows``; ``after_step`` runs after each optimiser step (the clamp).
+    ``batch_loss(net, images, rows)`` returns the loss of a batch of (scaled, perhaps augmented)
+    ``images`` of the volume ``rows`` (under a process group: this rank's shard of them; the loss of the
+    whole batch) computed by ``net``, ``model`` or its DistributedDataParallel wrapper; ``after_step``
+    runs after each optimiser step (the clamp).
     """
     checkpoint_dir = Path(checkpoint_dir)
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     device = resolve_device(config.device)
+    rank, processes = process_rank(), world_size()
+    if config.batch_size % processes:
+        raise ValueError(f"clip.train.batch_size {config.batch_size} cannot be split evenly over {processes} "
+                         "training processes (config resources.gpu.gpu)")
     n_batches = len(train_rows) // config.batch_size
     if n_batches == 0:
         raise ValueError(f"{len(train_rows)} training studies cannot fill one batch of {config.batch_size}; "
@@ -124,17 +138,21 @@ def fit(model: nn.Module, batch_loss: Callable, volumes: np.ndarray, train_rows:
     if len(val_rows) == 0:
         raise ValueError("the validation split is empty: the best epoch needs a validation loss")
     model = model.to(device)
+    net = distributed_model(model)  # model itself in one process
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=config.plateau_factor,
                                                            patience=config.plateau_patience)
     train_rows, val_rows = np.asarray(train_rows), np.asarray(val_rows)
     train_images = np.asarray(volumes[np.sort(train_rows)])  # in memory: read once, not once per epoch
     position = {int(r): i for i, r in enumerate(np.sort(train_rows))}
-    val_batches = [val_rows[b] for b in validation_batches(len(val_rows), config.batch_size)]
-    val_images = [to_device(volumes[np.sort(b)], device) for b in val_batches]
-    val_batches = [np.sort(b) for b in val_batches]
+    if len(val_rows) < config.batch_size and len(val_rows) % processes:
+        raise ValueError(f"the {len(val_rows)} validation studies (one batch, fewer than clip.train.batch_size) "
+                         f"cannot be split evenly over {processes} training processes (config resources.gpu.gpu)")
+    val_batches = [shard(np.sort(val_rows[b]), rank, processes)
+                   for b in validation_batches(len(val_rows), config.batch_size)]
+    val_images = [to_device(volumes[b], device) for b in val_batches]
 
-    settings = dataclasses.asdict(config)
+    settings = {**dataclasses.asdict(config), "processes": processes}
     last_path, best_path = checkpoint_dir / "last.pt", checkpoint_dir / "best.pt"
     state = load_checkpoint(last_path, settings, device)
     if state is not None:
@@ -148,41 +166,44 @@ def fit(model: nn.Module, batch_loss: Callable, volumes: np.ndarray, train_rows:
 
     for epoch in range(start, config.epochs):
         began = time.perf_counter()
-        model.train()
-        generator = _generator(device, derived_seed(config.seed, epoch))
+        net.train()
+        generator = _generator(device, derived_seed(config.seed, epoch, 2, rank))
         order = np.random.default_rng(derived_seed(config.seed, epoch, 1)).permutation(train_rows)
         total = 0.0
         for b in range(n_batches):
-            rows = np.sort(order[b * config.batch_size:(b + 1) * config.batch_size])
+            rows = shard(np.sort(order[b * config.batch_size:(b + 1) * config.batch_size]), rank, processes)
             images = to_device(train_images[[position[int(r)] for r in rows]], device)
             images = augment_batch(images, config.augment, voxel_mm, generator)
-            loss = batch_loss(model, images, rows)
+            loss = batch_loss(net, images, rows)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             after_step()
             total += loss.item()
         train_loss = total / n_batches
-        model.eval()
+        net.eval()
         with torch.no_grad():
-            val_loss = float(np.mean([batch_loss(model, images, rows).item()
+            val_loss = float(np.mean([batch_loss(net, images, rows).item()
                                       for images, rows in zip(val_images, val_batches)]))
         if not math.isfinite(train_loss) or not math.isfinite(val_loss):
             raise FloatingPointError(f"{what}: loss became {train_loss} / {val_loss} in epoch {epoch + 1}; lower lr")
         scheduler.step(val_loss)
         if val_loss < best_val:
             best_val, best_epoch = val_loss, epoch + 1
-            save_atomically({key: value.detach().cpu() for key, value in model.state_dict().items()}, best_path)
+            if rank == 0:
+                save_atomically({key: value.detach().cpu() for key, value in model.state_dict().items()}, best_path)
         scale = model.logit_scale().item() if hasattr(model, "logit_scale") else float("nan")
         seconds = time.perf_counter() - began
         history.append({"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss,
                         "lr": optimizer.param_groups[0]["lr"], "logit_scale": scale, "seconds": seconds})
-        save_atomically({"epoch": epoch + 1, "config": settings, "model": model.state_dict(),
-                         "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                         "metrics": history, "best_val": best_val, "best_epoch": best_epoch}, last_path)
+        if rank == 0:
+            save_atomically({"epoch": epoch + 1, "config": settings, "model": model.state_dict(),
+                             "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                             "metrics": history, "best_val": best_val, "best_epoch": best_epoch}, last_path)
         log.info("%s epoch %d/%d: train %.4f, val %.4f, lr %.2g, scale %.2f, %.1f s", what, epoch + 1,
                  config.epochs, train_loss, val_loss, history[-1]["lr"], scale, seconds)
 
+    wait_for_every_rank()  # rank 0 has written best.pt
     model.load_state_dict(torch.load(best_path, map_location=device, weights_only=True))
     log.info("%s: best validation loss %.4f at epoch %d", what, best_val, best_epoch)
     return TrainResult(metrics=pd.DataFrame(history, columns=METRIC_COLUMNS), best_epoch=best_epoch,
@@ -199,9 +220,9 @@ def train_clip(volumes: np.ndarray, text_features: np.ndarray, train_rows: np.nd
     texts = torch.from_numpy(np.array(text_features, dtype=np.float32)).to(device)  # a copy: npz arrays are read-only
     model.set_text_statistics(texts[torch.as_tensor(np.asarray(train_rows), device=device)].cpu())
 
-    def batch_loss(net: ClipModel, images: torch.Tensor, rows: np.ndarray) -> torch.Tensor:
+    def batch_loss(net: nn.Module, images: torch.Tensor, rows: np.ndarray) -> torch.Tensor:
         image_embedding, text_embedding = net(images, texts[torch.as_tensor(rows, device=device)])
-        return clip_loss(image_embedding, text_embedding, net.logit_scale())
+        return clip_loss(image_embedding, text_embedding, model.logit_scale())
 
     return fit(model, batch_loss, volumes, train_rows, val_rows, config, voxel_mm, checkpoint_dir,
                after_step=model.clamp_temperature_, what="clip")
@@ -217,8 +238,8 @@ def train_image_classifier(volumes: np.ndarray, labels: np.ndarray, n_classes: i
     device = resolve_device(config.device)
     targets = torch.as_tensor(np.asarray(labels), dtype=torch.long, device=device)
 
-    def batch_loss(net: ImageClassifier, images: torch.Tensor, rows: np.ndarray) -> torch.Tensor:
-        return F.cross_entropy(net(images), targets[torch.as_tensor(rows, device=device)])
+    def batch_loss(net: nn.Module, images: torch.Tensor, rows: np.ndarray) -> torch.Tensor:
+        return mean_over_ranks(F.cross_entropy(net(images), targets[torch.as_tensor(rows, device=device)]))
 
     return fit(model, batch_loss, volumes, train_rows, val_rows, config, voxel_mm, checkpoint_dir,
                what="image baseline")

@@ -39,7 +39,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from mrissl.contrastive import clip_loss
+from mrissl.contrastive import clip_loss, gather_batch, sum_over_ranks
 
 __all__ = [
     "LOCATION_WEIGHTINGS", "UncertaintyWeighting", "clip_loss", "cosine_distances", "local_info_nce",
@@ -132,13 +132,22 @@ def local_triplet_loss(region_similarity, word_similarity, margin=0.25, n_negati
 
 
 def local_info_nce(region_similarity, word_similarity, logit_scale):
-    """InfoNCE counterpart of ``local_triplet_loss``: cross-entropy of ``logit_scale * S`` both ways."""
+    """InfoNCE counterpart of ``local_triplet_loss``: cross-entropy of ``logit_scale * S`` both ways
+    (each row over the columns and each column over the rows), the two matrices averaged.
+
+    Under a process group each rank passes the rows of its own items, (n, N) of the whole batch's
+    (N, N) matrices; they are gathered with gradient and the loss is that of the whole batch
+    (``mrissl.contrastive``).
+    """
     terms = []
-    for s in (region_similarity.float(), word_similarity.float()):
+    for rows_here in (region_similarity, word_similarity):
+        s, rows = gather_batch(rows_here.float())
         logits = logit_scale * s
-        targets = torch.arange(len(s), device=s.device)
-        terms.append(0.5 * (F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets)))
-    return 0.5 * (terms[0] + terms[1])
+        targets = torch.arange(rows.start, rows.stop, device=s.device)
+        over_columns = F.cross_entropy(logits[rows], targets, reduction="sum")
+        over_rows = F.cross_entropy(logits.T[rows], targets, reduction="sum")
+        terms.append(0.5 * (over_columns + over_rows) / len(s))
+    return sum_over_ranks(0.5 * (terms[0] + terms[1]))
 
 
 class UncertaintyWeighting(nn.Module):

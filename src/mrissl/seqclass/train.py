@@ -6,6 +6,14 @@ settings, continues from there. Every random draw inside an epoch (batch order, 
 comes from generators seeded by (seed, epoch), so the random state at an epoch boundary is
 fully given by the epoch number: a killed-and-resumed run on CPU ends with byte-identical
 metrics and weights to an uninterrupted one.
+
+Under a process group (``mrissl.training.run_in_processes``: one process per GPU) each rank trains
+on its shard of every batch (``batch_size / processes`` slices; ``training.shard`` of the epoch's
+order, so a batch holds the same slices whatever the number of processes) with its own augmentation
+generator, seeded by (seed, epoch, rank); the model is wrapped in DistributedDataParallel with batch
+norm synchronised, the losses gather the whole batch (``mrissl.contrastive``), rank 0 writes the
+checkpoints and every rank resumes from them. A checkpoint records the number of processes: a run
+continues only with as many as it started with.
 """
 
 from __future__ import annotations
@@ -27,7 +35,8 @@ from mrissl.seqclass.datasets import epoch_order, iterate_batches, to_batch
 from mrissl.seqclass.losses import contrastive_top1, normalised_std
 from mrissl.seqclass.models import pretraining_model, resnet18_encoder
 from mrissl.seqclass.optim import pretraining_optimizer, warmup_cosine
-from mrissl.training import cpu_state, derived_seed, load_checkpoint, resolve_device, save_atomically
+from mrissl.training import (cpu_state, derived_seed, distributed_model, load_checkpoint, process_rank,
+                             resolve_device, save_atomically, shard, world_size)
 
 log = logging.getLogger(__name__)
 
@@ -62,24 +71,37 @@ class PretrainResult:
     encoder_final: dict[str, torch.Tensor]
 
 
+def pretrain_from_file(array_path: Path | str, config: PretrainConfig, checkpoint_dir: Path | str) -> PretrainResult:
+    """``pretrain`` on the memory-mapped slices of the ``.npy`` file ``array_path`` (what each process of a
+    multi-GPU job calls: it maps the file itself, where a memory map passed to it would be copied)."""
+    return pretrain(np.load(array_path, mmap_mode="r"), config, checkpoint_dir)
+
+
 def pretrain(images: np.ndarray, config: PretrainConfig, checkpoint_dir: Path | str) -> PretrainResult:
     """Pretrain an encoder on the (N, H, W) slices ``images``; resume from ``checkpoint_dir`` if it holds a run."""
     checkpoint_dir = Path(checkpoint_dir)
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     device = resolve_device(config.device)
     use_amp = device.type == "cuda"
+    rank, processes = process_rank(), world_size()
+    if config.batch_size % processes:
+        raise ValueError(f"seqclass.pretrain batch size {config.batch_size} cannot be split evenly over "
+                         f"{processes} training processes (config resources.gpu.gpu)")
     n_batches = len(images) // config.batch_size  # drop the last partial batch: a contrastive loss depends on N
     if n_batches == 0:
         raise ValueError(f"{len(images)} training slices cannot fill one batch of {config.batch_size}; "
                          "lower the batch size or curate more slices")
+    log.info("%d training slices: %d batches of %d an epoch, %d process(es)", len(images), n_batches,
+             config.batch_size, processes)
 
     torch.manual_seed(config.seed)  # the initial weights
     model = pretraining_model(config.method, resnet18_encoder(config.widen_factor), config.temperature).to(device)
+    net = distributed_model(model)  # model itself in one process
     optimizer = pretraining_optimizer(model, config.optimizer, config.lr * config.batch_size / 256, config.weight_decay)
     scheduler = warmup_cosine(optimizer, config.warmup_epochs * n_batches, config.epochs * n_batches)
     scaler = torch.amp.GradScaler(device.type, enabled=use_amp)
 
-    settings = dataclasses.asdict(config)
+    settings = {**dataclasses.asdict(config), "processes": processes}
     initial_path, last_path = checkpoint_dir / "encoder_epoch0.pt", checkpoint_dir / "last.pt"
     state = load_checkpoint(last_path, settings, device)
     if state is not None:
@@ -90,20 +112,22 @@ def pretrain(images: np.ndarray, config: PretrainConfig, checkpoint_dir: Path | 
         history, start = state["metrics"], state["epoch"]
         log.info("resuming %s from epoch %d of %d (%s)", config.method, start, config.epochs, last_path)
     else:
-        save_atomically(cpu_state(model.encoder), initial_path)
+        if rank == 0:
+            save_atomically(cpu_state(model.encoder), initial_path)
         history, start = [], 0
 
     for epoch in range(start, config.epochs):
         began = time.perf_counter()
-        model.train()
-        generator = device_generator(device, derived_seed(config.seed, epoch))
+        net.train()
+        generator = device_generator(device, derived_seed(config.seed, epoch, rank))
         sums = np.zeros(3)
-        for rows in iterate_batches(epoch_order(len(images), config.seed, epoch), config.batch_size, n_batches):
+        order = shard(epoch_order(len(images), config.seed, epoch), rank, processes)
+        for rows in iterate_batches(order, config.batch_size // processes, n_batches):
             batch = to_batch(images[rows], device, config.image_size)
             view1 = augment_batch(batch, config.augment, generator)
             view2 = augment_batch(batch, config.augment, generator)
             with torch.autocast(device.type, enabled=use_amp):
-                loss, z1, z2 = model(view1, view2)
+                loss, z1, z2 = net(view1, view2)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
@@ -115,9 +139,10 @@ def pretrain(images: np.ndarray, config: PretrainConfig, checkpoint_dir: Path | 
             raise FloatingPointError(f"{config.method} loss became {loss_mean} in epoch {epoch + 1}; lower lr")
         history.append({"epoch": epoch + 1, "loss": loss_mean, "contrastive_top1": top1, "z_std": z_std,
                         "lr": scheduler.get_last_lr()[0]})
-        save_atomically({"epoch": epoch + 1, "config": settings, "model": model.state_dict(),
-                         "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                         "scaler": scaler.state_dict(), "metrics": history}, last_path)
+        if rank == 0:
+            save_atomically({"epoch": epoch + 1, "config": settings, "model": model.state_dict(),
+                             "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                             "scaler": scaler.state_dict(), "metrics": history}, last_path)
         seconds = time.perf_counter() - began
         log.info("%s epoch %d/%d: loss %.4f, contrastive top-1 %.3f, z std %.4f, %.1f s (%.0f img/s)",
                  config.method, epoch + 1, config.epochs, loss_mean, top1, z_std, seconds,
