@@ -7,9 +7,10 @@ Each workload calls the pipeline's own training function, so AMP, channels_last,
 non-blocking copies and the on-device augmentation are whatever the library does, on random
 inputs of the shapes of ``config/paper.yaml``:
 
-- seqclass: ``seqclass.train.pretrain``, SimCLR, batch 1024, ResNet-18 (widen_factor 1), slices
-  stored at 256 px in a memory-mapped .npy (the paper curation's size) and resized to 84 px on the
-  device; an image is a slice (two augmented views of it go through the network);
+- seqclass: ``seqclass.train.pretrain``, SimCLR with the config's recipe (LARS), batch 1024,
+  ResNet-18 (widen_factor 1), slices stored at 256 px in a memory-mapped .npy (the paper curation's
+  size) and resized to 84 px on the device; an image is a slice (two augmented views of it go
+  through the network);
 - reportcl: ``reportcl.train.pretrain`` on cached frozen outputs (conv1-layer2 stems of 240 x 240 x 155
   volumes, hidden states of 512-token reports), batch 16; the text encoder is the packaged MiniLM
   (``--text-encoder`` names another, e.g. a local Clinical-Longformer); an image is a volume-report pair;
@@ -40,6 +41,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -72,7 +76,9 @@ def seqclass_workload(device: torch.device, smoke: bool, workdir: Path) -> Workl
 
     batch, stored_px, px, widen, batches = (8, 32, 24, 0.125, (1, 2)) if smoke else (1024, 256, 84, 1.0, (4, 36))
     images = random_memmap(workdir / "slices.npy", (batches[1] * batch, stored_px, stored_px), np.float16)
+    recipe = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["seqclass"]["pretrain"]["recipes"]["simclr"]
     config = PretrainConfig(method="simclr", batch_size=batch, image_size=px, epochs=1, widen_factor=widen,
+                            optimizer=recipe["optimizer"], lr=recipe["lr"], weight_decay=recipe["weight_decay"],
                             device=str(device))
 
     def train(n: int, folder: Path) -> None:
