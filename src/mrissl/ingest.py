@@ -36,6 +36,7 @@ name keys, not paths (pydicom's warnings may still name a file: logs/ stays with
 from __future__ import annotations
 
 import csv
+import gc
 import gzip
 import io
 import logging
@@ -600,6 +601,23 @@ def write_native_copy(ds: pydicom.Dataset, path: Path) -> None:
     ds.save_as(path, enforce_file_format=True)
 
 
+def shard_series(index_path: str | Path, shard: str, root: str | Path) -> list[tuple[str, str, dict[str, str]]]:
+    """(series_key, patient_key, {source path: file_key}) of each series of ``shard``'s usable files, by key.
+
+    The index is read row by row: a shard job holds its own files' paths and keys, not the index's
+    rows in a table (pandas strings of every column), which grew the job with the export.
+    """
+    series: dict[str, tuple[str, dict[str, str]]] = {}
+    with open(index_path, newline="") as index:
+        rows = csv.reader(index, delimiter="\t")
+        column = {name: n for n, name in enumerate(next(rows))}
+        for row in rows:
+            if row[column["shard"]] == shard and not row[column["reason"]]:
+                _, files = series.setdefault(row[column["series_key"]], (row[column["patient_key"]], {}))
+                files[os.path.join(root, row[column["path"]])] = row[column["file_key"]]
+    return [(key, patient_key, files) for key, (patient_key, files) in sorted(series.items())]
+
+
 def ingest_shard(
     index_path: str | Path,
     shard: str,
@@ -621,17 +639,23 @@ def ingest_shard(
     nifti_dir = Path(nifti_dir)
     nifti_dir.mkdir(parents=True, exist_ok=True)
     labels = read_labels(label_tables, salt)
-    mine, _ = read_index_rows(index_path, lambda rows: (rows["shard"] == shard) & (rows["reason"] == ""))
-    groups = [(key, g["patient_key"].iloc[0], dict(zip([os.path.join(root, p) for p in g["path"]], g["file_key"])))
-              for key, g in mine.groupby("series_key", sort=True)]
-    log.info("shard %s: %d files in %d series", shard, len(mine), len(groups))
+    groups = shard_series(index_path, shard, root)
+    log.info("shard %s: %d files in %d series", shard, sum(len(files) for *_, files in groups), len(groups))
     dcm2niix = find_dcm2niix()
     start = time.perf_counter()
 
     def one(group):
         series_key, patient_key, files = group
-        return ingest_series(series_key, patient_key, files, salt=salt, min_slices=min_slices, source=source,
-                             labels=labels, nifti_dir=nifti_dir, dcm2niix=dcm2niix)
+        result = ingest_series(series_key, patient_key, files, salt=salt, min_slices=min_slices, source=source,
+                               labels=labels, nifti_dir=nifti_dir, dcm2niix=dcm2niix)
+        # What a series leaves behind must not pile up with the shard's series. The re module caches
+        # compiled patterns (up to 512), each series' redaction pattern (its UIDs, names, dates) among
+        # them; emptying the cache only makes other patterns compile again. pydicom's private-tag
+        # lookups (the b-value) tie each file, pixels included, into a reference cycle, freed by a
+        # full collection only, which comes the later the more objects a job holds.
+        re.purge()
+        gc.collect()
+        return result
 
     rows, quarantine = [], []
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
