@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
 
 from mrissl.seqclass.augment import AugmentConfig, augment_batch, bicubic_weights, device_generator
@@ -57,13 +56,6 @@ def test_to_batch_resizes_within_range():
 
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="the pinned, non-blocking copy is the CUDA path")
-def test_to_batch_on_cuda_equals_the_cpu_batch_from_a_read_only_memmap(tmp_path):
-    np.save(tmp_path / "slices.npy", np.random.default_rng(0).random((4, 96, 96)).astype(np.float16))
-    slices = np.load(tmp_path / "slices.npy", mmap_mode="r")[1:3]
-    on_gpu = to_batch(slices, torch.device("cuda"), image_size=84)
-    assert on_gpu.dtype == torch.float32
-    assert torch.allclose(on_gpu.cpu(), to_batch(slices, CPU, image_size=84), atol=1e-6)
 
 def test_separable_bicubic_weights_equal_torch_bicubic_upsampling():
     coarse = torch.randn(3, 2, 5, 5, generator=torch.Generator().manual_seed(0))
