@@ -712,15 +712,6 @@ def diffusion_volume_header(rng: np.random.Generator, study: Study, header: dict
     return volume
 
 
-def _volume_b_value(header: dict) -> float:
-    """The b-value a volume header carries (private tags first: every vendor writes one)."""
-    for key, value in header.items():
-        if isinstance(key, tuple):
-            number = value[1][0] if isinstance(value[1], list) else value[1]
-            return float(number) % 1e9
-    return float(header["DiffusionBValue"])
-
-
 def _series_header(rng: np.random.Generator, study: Study, protocol: Protocol, index: int, when: dt.datetime,
                    thickness: float, config: BrainCohortConfig) -> dict:
     """The series-level header: numbering, timing, the acquisition parameters, descriptions.
@@ -805,13 +796,13 @@ def _generate(config: BrainCohortConfig, seed: int, dicom_dir: Path) -> list[dic
                     scale = 1.0
                 else:
                     scale = vendor_intensity_scale(rng, study.vendor, float(max(v.max() for v in volumes)))
-                parts = [(volumes[0], protocol.label, header)]
+                parts = [(volumes[0], protocol.label, header, None)]
                 if len(volumes) == 2:  # b=0 (class DWI) then the trace (TraceW), as one series
-                    parts = [(volumes[0], "DWI", diffusion_volume_header(rng, study, header, 0.0, trace=False)),
-                             (volumes[1], "TraceW", diffusion_volume_header(rng, study, header,
-                                                                            protocol.sequence.b_value, trace=True))]
+                    high = protocol.sequence.b_value
+                    parts = [(volumes[0], "DWI", diffusion_volume_header(rng, study, header, 0.0, trace=False), 0.0),
+                             (volumes[1], "TraceW", diffusion_volume_header(rng, study, header, high, trace=True), high)]
                 written = 0
-                for volume, volume_label, volume_header in parts:
+                for volume, volume_label, volume_header, volume_b in parts:
                     files = write_series(volume, affine_lps, out, volume_header, vendor_scale=scale,
                                          first_instance=written)
                     written += len(files)
@@ -819,7 +810,7 @@ def _generate(config: BrainCohortConfig, seed: int, dicom_dir: Path) -> list[dic
                         "series_instance_uid": header["SeriesInstanceUID"], "study_instance_uid": uids["study"],
                         "patient_id": person["PatientID"], "patient_name": person["PatientName"],
                         "patient_birth_date": person["PatientBirthDate"], "accession_number": accession,
-                        "label": volume_label, "b_value": _volume_b_value(volume_header) if len(parts) > 1 else None,
+                        "label": volume_label, "b_value": volume_b,
                         "acquisition_plane": protocol.plane, "shape": ",".join(str(n) for n in volume.shape),
                         "affine_ras": ",".join(f"{v:.6f}" for v in (LPS_TO_RAS @ affine_lps).ravel()),
                         "field_strength_t": field_t, "n_files": len(files),
