@@ -1,14 +1,18 @@
-"""What encoder width and fine-tuning epochs the seqclass accuracy needs, on a finished run's slices.
+"""What encoder width, pretraining and fine-tuning epochs the seqclass effects need, on a finished run's slices.
 
-    .venv/bin/python bench/seqclass_budget.py [--results results] [--widths 0.125 0.25] [--epochs 4 12]
-                                              [--fractions 0.01 1.0] [--init scratch|<encoder.pt>]
+    .venv/bin/python bench/seqclass_budget.py [--results results] [--widths 0.125 0.25] [--epochs 10]
+        [--fractions 0.005 0.01 0.05 1] [--inits scratch simclr <encoder.pt> ...]
+        [--pretrain-epochs 50] [--subset-seeds 1 2 3] [--work /tmp/seqclass_budget]
 
-Fine-tunes (mrissl.seqclass.finetune, the pipeline's loop and settings from config/config.yaml, epochs
-and width overridden) on the run's label subsets (seed 1), selects on its validation split and prints
-the test accuracy and the seconds of each (width, epochs, fraction). ``--init`` takes a pretrained
-encoder (its width must match; then only that width is run). The demo's 2-core budget fixes width
-0.125 and 4 epochs; this shows how far a larger budget moves the 100% accuracy (the paper: 0.96 with
-a full ResNet-18) and the small-fraction gap.
+Each init is fine-tuned (mrissl.seqclass.finetune: the pipeline's loop and the settings of
+config/config.yaml, epochs and width overridden) on label subsets drawn as the pipeline draws them
+(mrissl.seqclass.slices.label_fraction_subsets, one per subset seed), selected on the run's validation
+split and tested on its test split. ``scratch`` starts from random weights; ``simclr`` / ``simsiam``
+are pretrained here first, on the run's training slices, with config/config.yaml's recipe and
+``--pretrain-epochs`` (the paper: 50), the encoder cached under ``--work``; a path is a pretrained
+encoder of that width. Prints the test accuracy of every run and, per (width, epochs, init,
+fraction), the mean and standard deviation over the subset seeds, with the seconds spent: how far a
+larger budget than the demo's 2 cores moves the 100% accuracy and the small-fraction gap.
 """
 
 from __future__ import annotations
@@ -17,43 +21,116 @@ import argparse
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 import yaml
 
-from mrissl.seqclass.datasets import load_slices
-from mrissl.seqclass.finetune import FinetuneConfig, evaluate_classifier, finetune
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+from mrissl.seqclass.datasets import SliceSet, load_slices
+from mrissl.seqclass.finetune import FinetuneConfig, embed, evaluate_classifier, finetune
+from mrissl.seqclass.models import resnet18_encoder
+from mrissl.seqclass.slices import label_fraction_subsets
+from mrissl.seqclass.train import PretrainConfig, pretrain
+
+METHODS = ("simclr", "simsiam")
+
+
+def pretrained_encoder(method: str, images: np.ndarray, seqclass: dict, width: float, epochs: int,
+                       work: Path) -> dict[str, torch.Tensor]:
+    """A ``method`` encoder pretrained on ``images`` with the config's recipe, cached under ``work``."""
+    path = work / f"{method}_w{width:g}_e{epochs}.pt"
+    if not path.exists():
+        config = PretrainConfig.from_dict({
+            **{k: v for k, v in seqclass["pretrain"].items() if k != "recipes"},
+            **seqclass["pretrain"]["recipes"][method],
+            "method": method, "epochs": epochs, "batch_size": 256, "image_size": 84,
+            "augment": seqclass["augment"], "widen_factor": width, "seed": 1,
+        })
+        began = time.perf_counter()
+        result = pretrain(images, config, work / f"checkpoint_{path.stem}")
+        torch.save(result.encoder_final, path)
+        last = result.metrics.iloc[-1]
+        print(f"pretrained {method} width {width:g}, {epochs} epochs: contrastive top-1 "
+              f"{last['contrastive_top1']:.3f}, {time.perf_counter() - began:.0f} s -> {path}", flush=True)
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def linear_probe(encoder_state: dict[str, torch.Tensor] | None, width: float, train: SliceSet, test: SliceSet,
+                 subsets: dict[int, dict[float, np.ndarray]]) -> dict[float, float]:
+    """Test accuracy of a logistic regression on the frozen encoder's features of each labelled subset,
+    averaged over the subset seeds: how much sequence information the pretraining put in the features
+    (``None``: a random encoder, the reference)."""
+    torch.manual_seed(1)
+    encoder = resnet18_encoder(width)
+    if encoder_state is not None:
+        encoder.load_state_dict(encoder_state)
+    features = {"train": embed(encoder, train.images), "test": embed(encoder, test.images)}
+    scaler = StandardScaler().fit(features["train"])
+    train_x, test_x = scaler.transform(features["train"]), scaler.transform(features["test"])
+    train_y, test_y = train.labels(), test.labels()
+    fractions = next(iter(subsets.values()))
+    return {fraction: float(np.mean([
+        (LogisticRegression(max_iter=2000).fit(train_x[s[fraction]], train_y[s[fraction]]).predict(test_x) == test_y).mean()
+        for s in subsets.values()])) for fraction in fractions}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, default=Path("results"))
     parser.add_argument("--widths", type=float, nargs="+", default=[0.125])
-    parser.add_argument("--epochs", type=int, nargs="+", default=[4, 12])
-    parser.add_argument("--fractions", type=str, nargs="+", default=["0.01", "1"])
-    parser.add_argument("--init", default="scratch")
+    parser.add_argument("--epochs", type=int, nargs="+", default=[10], help="fine-tuning epochs")
+    parser.add_argument("--fractions", type=float, nargs="+", default=[0.005, 0.01, 0.05, 1.0])
+    parser.add_argument("--inits", nargs="+", default=["scratch", "simclr"])
+    parser.add_argument("--pretrain-epochs", type=int, default=50)
+    parser.add_argument("--subset-seeds", type=int, nargs="+", default=[1])
+    parser.add_argument("--work", type=Path, default=Path("/tmp/seqclass_budget"))
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    args.work.mkdir(parents=True, exist_ok=True)
     seqclass = yaml.safe_load(Path("config/config.yaml").read_text())["seqclass"]
     settings = {k: v for k, v in seqclass["finetune"].items() if k not in ("fractions", "val_labels")}
     slices = args.results / "seqclass/curate/internal/slices"
     train, val, test = (load_slices(slices / f"{s}.npy", slices / f"{s}.tsv") for s in ("train", "val", "test"))
-    subsets = pd.read_csv(args.results / "seqclass/internal/label_subsets/seed1.tsv", sep="\t", dtype={"fraction": str})
-    encoder = None if args.init == "scratch" else torch.load(args.init, map_location="cpu", weights_only=True)
-    print(f"init {args.init}; {len(train.index)} training, {len(val.index)} validation, {len(test.index)} test slices")
+    print(f"{len(train.index)} training, {len(val.index)} validation, {len(test.index)} test slices; "
+          f"fine-tuning lr {settings['lr']:g}, pretraining recipes {seqclass['pretrain']['recipes']}, "
+          f"temperature {seqclass['pretrain']['temperature']}", flush=True)
+    subsets = {seed: label_fraction_subsets(train.index, args.fractions, seed) for seed in args.subset_seeds}
+
+    rows = []
     for width in args.widths:
-        for epochs in args.epochs:
-            config = FinetuneConfig.from_dict({**settings, "epochs": epochs, "widen_factor": width, "seed": 1,
-                                               "augment": seqclass["augment"], "image_size": 84})
-            for fraction in args.fractions:
-                rows = subsets.loc[subsets["fraction"] == fraction, "row"].to_numpy()
-                began = time.perf_counter()
-                result = finetune(train, rows, val, config, encoder)
-                accuracy = evaluate_classifier(result.state, test, config).accuracy
-                print(f"width {width:g}, {epochs:2d} epochs, fraction {fraction:>5}: test accuracy {accuracy:.3f} "
-                      f"(best epoch {result.best_epoch}, val {result.best_val_accuracy:.3f}), "
-                      f"{time.perf_counter() - began:.0f} s", flush=True)
+        for init in args.inits:
+            if init == "scratch":
+                encoder = None
+            elif init in METHODS:
+                encoder = pretrained_encoder(init, train.images, seqclass, width, args.pretrain_epochs, args.work)
+            else:
+                encoder = torch.load(init, map_location="cpu", weights_only=True)
+            probe = linear_probe(encoder, width, train, test, subsets)
+            print(f"width {width:g}, {init}: linear probe on frozen features "
+                  + ", ".join(f"{f:g}: {a:.3f}" for f, a in probe.items()), flush=True)
+            for epochs in args.epochs:
+                for fraction in args.fractions:
+                    for seed in args.subset_seeds:
+                        config = FinetuneConfig.from_dict({**settings, "epochs": epochs, "widen_factor": width,
+                                                           "seed": seed, "augment": seqclass["augment"],
+                                                           "image_size": 84})
+                        began = time.perf_counter()
+                        result = finetune(train, subsets[seed][fraction], val, config, encoder)
+                        accuracy = evaluate_classifier(result.state, test, config).accuracy
+                        seconds = time.perf_counter() - began
+                        rows.append({"width": width, "init": Path(init).stem, "epochs": epochs,
+                                     "fraction": fraction, "seed": seed, "accuracy": accuracy, "seconds": seconds})
+                        print(f"width {width:g}, {init}, {epochs} epochs, fraction {fraction:g}, subset seed {seed}: "
+                              f"test accuracy {accuracy:.3f} (best epoch {result.best_epoch}), {seconds:.0f} s",
+                              flush=True)
+    table = (pd.DataFrame(rows).groupby(["width", "epochs", "fraction", "init"], sort=False)
+             .agg(mean=("accuracy", "mean"), sd=("accuracy", "std"), runs=("accuracy", "size"),
+                  seconds=("seconds", "sum")).reset_index())
+    print("\ntest accuracy over the subset seeds\n" + table.to_string(index=False, float_format="%.3f"))
 
 
 if __name__ == "__main__":

@@ -20,7 +20,9 @@ for site in dict.fromkeys(snakemake.params.sites):
                          for path, s in zip(snakemake.input.subsets, snakemake.params.subset_sites) if s == site])
     n_seeds = snakemake.params.subset_sites.count(site)
     own = subsets[subsets["label"].isin(snakemake.params.classes[site])]
-    table["site images"] = (own.groupby("fraction").size() / n_seeds).reindex(fractions).fillna(0).to_numpy()
+    # A count of images: the mean over seeds, rounded (exact with one seed).
+    per_fraction = (own.groupby("fraction").size() / n_seeds).reindex(fractions).fillna(0)
+    table["site images"] = per_fraction.round().astype(int).to_numpy()
     table.index = percent_labels(fractions)
     per_site.append(table.rename_axis("fraction").reset_index().assign(site=site))
 table = pd.concat(per_site, ignore_index=True)

@@ -592,7 +592,8 @@ rule seqclass_transfer_table:
         f"in three scenarios: (1) supervised only, from random weights, fine-tuned on the site; "
         f"(2) {SEQCLASS_FOCUS} pretrained and fine-tuned on the internal cohort; (3) {SEQCLASS_FOCUS} "
         f"pretrained on the internal cohort, fine-tuned on the site; mean over {len(SEQCLASS_SEEDS)} seed(s). "
-        f"site images: the site's own labelled slices in the fraction fine-tuned on in scenarios 1 and 3.",
+        f"site images: the site's own labelled slices in the fraction fine-tuned on in scenarios 1 and 3 "
+        f"(per seed; the rounded mean when several).",
     script:
         "../../scripts/seqclass_transfer_table.py"
 
