@@ -2,15 +2,16 @@
 
     .venv/bin/python bench/seqclass_budget.py [--results results] [--widths 0.125 0.25] [--epochs 10]
         [--fractions 0.005 0.01 0.05 1] [--inits scratch simclr <encoder.pt> ...]
-        [--pretrain-epochs 50] [--subset-seeds 1 2 3] [--work /tmp/seqclass_budget]
+        [--pretrain-epochs 50] [--positives views series] [--subset-seeds 1 2 3] [--work /tmp/seqclass_budget]
 
 Each init is fine-tuned (mrissl.seqclass.finetune: the pipeline's loop and the settings of
 config/config.yaml, epochs and width overridden) on label subsets drawn as the pipeline draws them
 (mrissl.seqclass.slices.label_fraction_subsets, one per subset seed), selected on the run's validation
 split and tested on its test split. ``scratch`` starts from random weights; ``simclr`` / ``simsiam``
 are pretrained here first, on the run's training slices, with config/config.yaml's recipe and
-``--pretrain-epochs`` (the paper: 50), the encoder cached under ``--work``; a path is a pretrained
-encoder of that width. Prints the test accuracy of every run and, per (width, epochs, init,
+``--pretrain-epochs`` (the paper: 50) and each of ``--positives`` (views: the paper's pairs of two
+augmentations of a slice; series: two slices of a series), the encoder cached under ``--work``; a
+path is a pretrained encoder of that width. Prints the test accuracy of every run and, per (width, epochs, init,
 fraction), the mean and standard deviation over the subset seeds, with the seconds spent: how far a
 larger budget than the demo's 2 cores moves the 100% accuracy and the small-fraction gap.
 """
@@ -33,29 +34,46 @@ from mrissl.seqclass.datasets import SliceSet, load_slices
 from mrissl.seqclass.finetune import FinetuneConfig, embed, evaluate_classifier, finetune
 from mrissl.seqclass.models import resnet18_encoder
 from mrissl.seqclass.slices import label_fraction_subsets
-from mrissl.seqclass.train import PretrainConfig, pretrain
+from mrissl.seqclass.train import POSITIVES, PretrainConfig, pretrain
 
 METHODS = ("simclr", "simsiam")
 
 
-def pretrained_encoder(method: str, images: np.ndarray, seqclass: dict, width: float, epochs: int,
+def pretrained_encoder(method: str, train: SliceSet, seqclass: dict, width: float, epochs: int, positives: str,
                        work: Path) -> dict[str, torch.Tensor]:
-    """A ``method`` encoder pretrained on ``images`` with the config's recipe, cached under ``work``."""
-    path = work / f"{method}_w{width:g}_e{epochs}.pt"
+    """A ``method`` encoder pretrained on the ``train`` slices with the config's recipe and ``positives``,
+    cached under ``work``."""
+    temperature = seqclass["pretrain"]["temperature"]
+    path = work / f"{method}_{positives}_t{temperature:g}_w{width:g}_e{epochs}.pt"
     if not path.exists():
         config = PretrainConfig.from_dict({
             **{k: v for k, v in seqclass["pretrain"].items() if k != "recipes"},
             **seqclass["pretrain"]["recipes"][method],
-            "method": method, "epochs": epochs, "batch_size": 256, "image_size": 84,
+            "method": method, "epochs": epochs, "batch_size": 256, "image_size": 84, "positives": positives,
             "augment": seqclass["augment"], "widen_factor": width, "seed": 1,
         })
         began = time.perf_counter()
-        result = pretrain(images, config, work / f"checkpoint_{path.stem}")
+        result = pretrain(train.images, config, work / f"checkpoint_{path.stem}",
+                          train.index["series_key"].to_numpy())
         torch.save(result.encoder_final, path)
         last = result.metrics.iloc[-1]
-        print(f"pretrained {method} width {width:g}, {epochs} epochs: contrastive top-1 "
+        print(f"pretrained {method} ({positives}) width {width:g}, {epochs} epochs: contrastive top-1 "
               f"{last['contrastive_top1']:.3f}, {time.perf_counter() - began:.0f} s -> {path}", flush=True)
     return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def initial_weights(args: argparse.Namespace, train: SliceSet, seqclass: dict, width: float):
+    """(name, encoder weights or None for random ones) of every ``--inits`` entry at ``width``; a
+    pretraining method once for each of ``--positives``."""
+    for init in args.inits:
+        if init == "scratch":
+            yield init, None
+        elif init in METHODS:
+            for positives in args.positives:
+                yield f"{init} ({positives})", pretrained_encoder(init, train, seqclass, width, args.pretrain_epochs,
+                                                                  positives, args.work)
+        else:
+            yield Path(init).stem, torch.load(init, map_location="cpu", weights_only=True)
 
 
 def linear_probe(encoder_state: dict[str, torch.Tensor] | None, width: float, train: SliceSet, test: SliceSet,
@@ -78,6 +96,7 @@ def linear_probe(encoder_state: dict[str, torch.Tensor] | None, width: float, tr
 
 
 def main() -> None:
+    seqclass = yaml.safe_load(Path("config/config.yaml").read_text())["seqclass"]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, default=Path("results"))
     parser.add_argument("--widths", type=float, nargs="+", default=[0.125])
@@ -85,13 +104,14 @@ def main() -> None:
     parser.add_argument("--fractions", type=float, nargs="+", default=[0.005, 0.01, 0.05, 1.0])
     parser.add_argument("--inits", nargs="+", default=["scratch", "simclr"])
     parser.add_argument("--pretrain-epochs", type=int, default=50)
+    parser.add_argument("--positives", nargs="+", choices=POSITIVES, default=[seqclass["pretrain"]["positives"]],
+                        help="pretraining positive pairs (default: config/config.yaml's)")
     parser.add_argument("--subset-seeds", type=int, nargs="+", default=[1])
     parser.add_argument("--work", type=Path, default=Path("/tmp/seqclass_budget"))
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     args.work.mkdir(parents=True, exist_ok=True)
-    seqclass = yaml.safe_load(Path("config/config.yaml").read_text())["seqclass"]
     settings = {k: v for k, v in seqclass["finetune"].items() if k not in ("fractions", "val_labels")}
     slices = args.results / "seqclass/curate/internal/slices"
     train, val, test = (load_slices(slices / f"{s}.npy", slices / f"{s}.tsv") for s in ("train", "val", "test"))
@@ -102,13 +122,7 @@ def main() -> None:
 
     rows = []
     for width in args.widths:
-        for init in args.inits:
-            if init == "scratch":
-                encoder = None
-            elif init in METHODS:
-                encoder = pretrained_encoder(init, train.images, seqclass, width, args.pretrain_epochs, args.work)
-            else:
-                encoder = torch.load(init, map_location="cpu", weights_only=True)
+        for init, encoder in initial_weights(args, train, seqclass, width):
             probe = linear_probe(encoder, width, train, test, subsets)
             print(f"width {width:g}, {init}: linear probe on frozen features "
                   + ", ".join(f"{f:g}: {a:.3f}" for f, a in probe.items()), flush=True)
@@ -122,7 +136,7 @@ def main() -> None:
                         result = finetune(train, subsets[seed][fraction], val, config, encoder)
                         accuracy = evaluate_classifier(result.state, test, config).accuracy
                         seconds = time.perf_counter() - began
-                        rows.append({"width": width, "init": Path(init).stem, "epochs": epochs,
+                        rows.append({"width": width, "init": init, "epochs": epochs,
                                      "fraction": fraction, "seed": seed, "accuracy": accuracy, "seconds": seconds})
                         print(f"width {width:g}, {init}, {epochs} epochs, fraction {fraction:g}, subset seed {seed}: "
                               f"test accuracy {accuracy:.3f} (best epoch {result.best_epoch}), {seconds:.0f} s",

@@ -1,4 +1,4 @@
-"""Rule seqclass_pretrain: SimCLR or SimSiam on the training images -> encoders (epoch 0, final) + metrics.csv
+"""Rule seqclass_pretrain: SimCLR or SimSiam on the training images (and their series, for positives: series) -> encoders (epoch 0, final) + metrics.csv
 
 Resumes from params.checkpoint_dir (last.pt) when a killed job is started again; the folder is
 removed once the outputs are written, so a later re-run (new code, new data) trains afresh.
@@ -22,7 +22,8 @@ if __name__ == "__main__":
     run = "{method}_b{batch}_px{px}".format(**snakemake.wildcards)
     log.info("%s: %s", run, config)
     result = run_in_processes(snakemake.params.processes, pretrain_from_file, snakemake.input.array, config,
-                              snakemake.params.checkpoint_dir, device=config.device, threads=snakemake.threads,
+                              snakemake.params.checkpoint_dir, snakemake.input.index, device=config.device,
+                              threads=snakemake.threads,
                               log_path=snakemake.log[0])
 
     torch.save(result.encoder_initial, snakemake.output.encoder_epoch0)

@@ -1,4 +1,4 @@
-"""Pretraining: a run killed after an epoch and started again ends exactly like an uninterrupted one."""
+"""Pretraining: resumable runs (a run killed after an epoch ends exactly like an uninterrupted one), positive pairs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import mrissl.seqclass.train
-from mrissl.seqclass.train import PretrainConfig, pretrain
+from mrissl.seqclass.train import PretrainConfig, SeriesPartners, pretrain, slice_series
 
 pytestmark = pytest.mark.usefixtures("two_torch_threads")
 TINY = dict(batch_size=8, image_size=32, epochs=2, widen_factor=0.125, seed=3, device="cpu")
@@ -74,3 +74,59 @@ def test_settings_from_config_mapping():
 def test_batch_larger_than_data_is_a_clear_error(images, tmp_path):
     with pytest.raises(ValueError, match="cannot fill one batch"):
         pretrain(images, PretrainConfig(**{**TINY, "batch_size": 64}), tmp_path)
+
+
+def test_series_partners_are_other_slices_of_the_same_series():
+    series = np.array(["b", "a", "b", "c", "a", "b", "a"])
+    partners = SeriesPartners(series)
+    rows = np.tile(np.arange(len(series)), 200)
+    drawn = partners.draw(rows, np.random.default_rng(0))
+    assert np.array_equal(series[drawn], series[rows])
+    assert np.array_equal(drawn[rows == 3], np.full((rows == 3).sum(), 3))  # alone in its series: itself
+    assert not np.any((drawn == rows) & (rows != 3))
+    # Each other member of the series is drawn, about equally often (row 0's series b: rows 2 and 5).
+    counts = np.bincount(drawn[rows == 0], minlength=len(series))
+    assert set(np.flatnonzero(counts)) == {2, 5} and abs(counts[2] - counts[5]) < 60
+
+
+def test_series_positives_pair_each_slice_with_its_series_partner(images, tmp_path, monkeypatch):
+    # Series of two slices (rows 2k and 2k+1): the second view of row r is augmented from row r ^ 1.
+    series = np.repeat(np.arange(16), 2).astype(str)
+    seen = []
+    real_augment = mrissl.seqclass.train.augment_batch
+
+    def records(batch, *args, **kwargs):
+        seen.append(batch.clone())
+        return real_augment(batch, *args, **kwargs)
+
+    monkeypatch.setattr(mrissl.seqclass.train, "augment_batch", records)
+    pretrain(images, PretrainConfig(positives="series", **{**TINY, "epochs": 1}), tmp_path / "series", series)
+    pixels = torch.tensor(images.astype(np.float32)).flatten(1)
+    for first, second in zip(seen[::2], seen[1::2]):
+        rows = [int(torch.argmin((pixels - image.flatten()).abs().sum(1))) for image in first[:, 0]]
+        partner_rows = [int(torch.argmin((pixels - image.flatten()).abs().sum(1))) for image in second[:, 0]]
+        assert partner_rows == [row ^ 1 for row in rows]
+
+
+def test_series_positives_of_single_slice_series_are_the_views(images, tmp_path):
+    views = pretrain(images, PretrainConfig(**{**TINY, "epochs": 1}), tmp_path / "views")
+    alone = pretrain(images, PretrainConfig(positives="series", **{**TINY, "epochs": 1}), tmp_path / "series",
+                     np.arange(len(images)).astype(str))
+    assert views.metrics.equals(alone.metrics)
+    for key, value in views.encoder_final.items():
+        assert torch.equal(alone.encoder_final[key], value), key
+
+
+def test_series_positives_need_the_series_and_a_known_name(images, tmp_path):
+    with pytest.raises(ValueError, match="series key of every training slice"):
+        pretrain(images, PretrainConfig(positives="series", **TINY), tmp_path)
+    with pytest.raises(ValueError, match="seqclass.pretrain.positives is 'patients'"):
+        PretrainConfig(positives="patients")
+
+
+def test_slice_series_reads_only_the_series_column_in_row_order(tmp_path):
+    index = tmp_path / "train.tsv"
+    index.write_text("row\tseries_key\tlabel\n0\t0042\tT1\n1\t0042\tT1\n2\t7\tADC\n")
+    assert list(slice_series(index, 3)) == ["0042", "0042", "7"]
+    with pytest.raises(ValueError, match="different curation runs"):
+        slice_series(index, 4)

@@ -95,8 +95,9 @@ rule seqclass_label_subsets:
 
 rule seqclass_pretrain:
     input:
-        # Images only: pretraining never sees a label.
+        # Images, and each image's series (for positives: series); the script never reads a label.
         array=f"{SEQCLASS_SLICES['internal']}/train.npy",
+        index=f"{SEQCLASS_SLICES['internal']}/train.tsv",
     output:
         encoder_epoch0="results/seqclass/pretrain/{method}_b{batch}_px{px}/seed{seed}/encoder_epoch0.pt",
         encoder_final="results/seqclass/pretrain/{method}_b{batch}_px{px}/seed{seed}/encoder_final.pt",

@@ -206,6 +206,11 @@ SEQCLASS_SELECTION = {
     "matched": "each fine-tuning keeps the epoch best on validation patients drawn at its label fraction",
 }[SEQCLASS["finetune"]["val_labels"]]
 
+SEQCLASS_POSITIVES = {
+    "views": "positive pairs: two augmentations of one slice (the paper's)",
+    "series": "positive pairs: two slices of one series, each augmented (MICLe)",
+}[SEQCLASS["pretrain"]["positives"]]
+
 
 def seqclass_table(table):
     """Table 1 (SimSiam), 2 (SimCLR) or 3 (resolution): corner label, caption, (column label, encoder) pairs."""
@@ -227,7 +232,7 @@ def seqclass_table(table):
             for b in sweep["batch_sizes"]
         ]
         what = f"pretraining batch size at {sweep['image_size']} px"
-    caption = f"{name}: test accuracy of the fine-tuned classifier per label fraction (rows) and {what} (columns); {seeds}."
+    caption = f"{name}: test accuracy of the fine-tuned classifier per label fraction (rows) and {what} (columns); {SEQCLASS_POSITIVES}; {seeds}."
     return {"corner": name, "caption": caption, "columns": columns}
 
 

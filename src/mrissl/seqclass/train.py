@@ -7,6 +7,14 @@ comes from generators seeded by (seed, epoch), so the random state at an epoch b
 fully given by the epoch number: a killed-and-resumed run on CPU ends with byte-identical
 metrics and weights to an uninterrupted one.
 
+Positive pairs (``positives``): ``views``, as paper 000, are two augmentations of one slice;
+``series`` pairs each slice with another slice of its series (any plane), both augmented: the
+multi-instance positives of MICLe (Azizi et al., ICCV 2021, "Big self-supervised models advance
+medical image classification"). Series membership is known without labels (the DICOM series), and
+it makes the features invariant to slice position and plane while keeping the sequence contrast: on
+the embedded cohort augmented views alone learn position as much as contrast
+(``bench/seqclass_budget.py --positives``).
+
 Under a process group (``mrissl.training.run_in_processes``: one process per GPU) each rank trains
 on its shard of every batch (``batch_size / processes`` slices; ``training.shard`` of the epoch's
 order, so a batch holds the same slices whatever the number of processes) with its own augmentation
@@ -41,6 +49,7 @@ from mrissl.training import (cpu_state, derived_seed, distributed_model, load_ch
 log = logging.getLogger(__name__)
 
 METRIC_COLUMNS = ["epoch", "loss", "contrastive_top1", "z_std", "lr"]
+POSITIVES = ("views", "series")
 
 
 @dataclass(frozen=True)
@@ -54,10 +63,15 @@ class PretrainConfig:
     weight_decay: float = 1e-4
     warmup_epochs: int = 0            # linear warm-up before the cosine decay
     temperature: float = 0.5          # SimCLR only
+    positives: str = "views"          # views (two augmentations of a slice) | series (two slices of a series)
     widen_factor: float = 1.0         # 1.0 is ResNet-18; 0.5 halves every layer's width
     seed: int = 0
     device: str = "auto"              # auto (CUDA when present, else CPU) | cpu | cuda | cuda:N
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def __post_init__(self) -> None:
+        if self.positives not in POSITIVES:
+            raise ValueError(f"seqclass.pretrain.positives is {self.positives!r}; one of {list(POSITIVES)}")
 
     @classmethod
     def from_dict(cls, values: dict) -> PretrainConfig:
@@ -71,14 +85,55 @@ class PretrainResult:
     encoder_final: dict[str, torch.Tensor]
 
 
-def pretrain_from_file(array_path: Path | str, config: PretrainConfig, checkpoint_dir: Path | str) -> PretrainResult:
+def pretrain_from_file(array_path: Path | str, config: PretrainConfig, checkpoint_dir: Path | str,
+                       index_path: Path | str | None = None) -> PretrainResult:
     """``pretrain`` on the memory-mapped slices of the ``.npy`` file ``array_path`` (what each process of a
-    multi-GPU job calls: it maps the file itself, where a memory map passed to it would be copied)."""
-    return pretrain(np.load(array_path, mmap_mode="r"), config, checkpoint_dir)
+    multi-GPU job calls: it maps the file itself, where a memory map passed to it would be copied), with
+    the series of each slice from its index ``index_path`` when given (only that column is read, never a
+    label)."""
+    images = np.load(array_path, mmap_mode="r")
+    series = None if index_path is None else slice_series(index_path, len(images))
+    return pretrain(images, config, checkpoint_dir, series)
 
 
-def pretrain(images: np.ndarray, config: PretrainConfig, checkpoint_dir: Path | str) -> PretrainResult:
-    """Pretrain an encoder on the (N, H, W) slices ``images``; resume from ``checkpoint_dir`` if it holds a run."""
+def slice_series(index_path: Path | str, n_images: int) -> np.ndarray:
+    """The series key of every slice, in row order, from a slice index (``row`` and ``series_key`` only)."""
+    index = pd.read_csv(index_path, sep="\t", usecols=["row", "series_key"], dtype={"series_key": str})
+    if not np.array_equal(index["row"].to_numpy(), np.arange(n_images)):
+        raise ValueError(f"{index_path}: its 'row' column must be 0..{n_images - 1}, one row per image of the "
+                         "slice array; the two files come from different curation runs")
+    return index["series_key"].to_numpy()
+
+
+class SeriesPartners:
+    """Draws, for slices given by row, another slice of the same series (itself when it is alone)."""
+
+    def __init__(self, series: np.ndarray):
+        self.by_series = np.argsort(series, kind="stable")  # rows grouped by series
+        _, group, counts = np.unique(series[self.by_series], return_inverse=True, return_counts=True)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        self.start = np.empty(len(series), np.int64)
+        self.count = np.empty(len(series), np.int64)
+        self.position = np.empty(len(series), np.int64)  # of each row within its series' group
+        self.start[self.by_series], self.count[self.by_series] = starts[group], counts[group]
+        self.position[self.by_series] = np.arange(len(series)) - starts[group]
+
+    def draw(self, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        count = self.count[rows]
+        # A uniform draw among the count - 1 others: skip 1 .. count - 1 places round the group.
+        skip = 1 + np.floor(rng.random(len(rows)) * (count - 1)).astype(np.int64)
+        return self.by_series[self.start[rows] + (self.position[rows] + skip) % count]
+
+
+def pretrain(images: np.ndarray, config: PretrainConfig, checkpoint_dir: Path | str,
+             series: np.ndarray | None = None) -> PretrainResult:
+    """Pretrain an encoder on the (N, H, W) slices ``images``; resume from ``checkpoint_dir`` if it holds a run.
+
+    ``series`` (N series keys) is needed for ``positives: series``.
+    """
+    if config.positives == "series" and (series is None or len(series) != len(images)):
+        raise ValueError("seqclass.pretrain.positives: series needs the series key of every training slice")
+    partners = SeriesPartners(series) if config.positives == "series" else None
     checkpoint_dir = Path(checkpoint_dir)
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     device = resolve_device(config.device)
@@ -122,12 +177,15 @@ def pretrain(images: np.ndarray, config: PretrainConfig, checkpoint_dir: Path | 
         began = time.perf_counter()
         net.train()
         generator = device_generator(device, derived_seed(config.seed, epoch, rank))
+        partner_rng = np.random.default_rng(derived_seed(config.seed, epoch, rank))
         sums = np.zeros(3)
         order = shard(epoch_order(len(images), config.seed, epoch), rank, processes)
         for rows in iterate_batches(order, config.batch_size // processes, n_batches):
             batch = to_batch(images[rows], device, config.image_size)
+            second = batch if partners is None else to_batch(
+                images[partners.draw(rows, partner_rng)], device, config.image_size)
             view1 = augment_batch(batch, config.augment, generator)
-            view2 = augment_batch(batch, config.augment, generator)
+            view2 = augment_batch(second, config.augment, generator)
             with torch.autocast(device.type, enabled=use_amp):
                 loss, z1, z2 = net(view1, view2)
             optimizer.zero_grad(set_to_none=True)
