@@ -2,18 +2,20 @@
 
     .venv/bin/python bench/seqclass_budget.py [--results results] [--widths 0.125 0.25] [--epochs 10]
         [--fractions 0.005 0.01 0.05 1] [--inits scratch simclr <encoder.pt> ...]
-        [--pretrain-epochs 50] [--positives views series] [--subset-seeds 1 2 3] [--work /tmp/seqclass_budget]
+        [--pretrain-epochs 50] [--positives views series] [--pretrain-seeds 1 2] [--subset-seeds 1 2 3]
+        [--work /tmp/seqclass_budget]
 
 Each init is fine-tuned (mrissl.seqclass.finetune: the pipeline's loop and the settings of
 config/config.yaml, epochs and width overridden) on label subsets drawn as the pipeline draws them
 (mrissl.seqclass.slices.label_fraction_subsets, one per subset seed), selected on the run's validation
 split and tested on its test split. ``scratch`` starts from random weights; ``simclr`` / ``simsiam``
-are pretrained here first, on the run's training slices, with config/config.yaml's recipe and
-``--pretrain-epochs`` (the paper: 50) and each of ``--positives`` (views: the paper's pairs of two
-augmentations of a slice; series: two slices of a series), the encoder cached under ``--work``; a
-path is a pretrained encoder of that width. Prints the test accuracy of every run and, per (width, epochs, init,
-fraction), the mean and standard deviation over the subset seeds, with the seconds spent: how far a
-larger budget than the demo's 2 cores moves the 100% accuracy and the small-fraction gap.
+are pretrained here first, on the run's training slices, with config/config.yaml's recipe (batch size
+of ``seqclass.focus_run``), ``--pretrain-epochs`` (the paper: 50) and each of ``--positives`` (views:
+the paper's two augmentations of a slice; series: two slices of a series) and ``--pretrain-seeds``,
+the encoders cached under ``--work``; a path is a pretrained encoder of that width. Prints the test
+accuracy of every run and, per (width, epochs, init, fraction), the mean and standard deviation over
+the pretraining and subset seeds, with the seconds spent: how far a larger budget than the demo's 2 cores moves the 100% accuracy and the
+small-fraction gap.
 """
 
 from __future__ import annotations
@@ -40,38 +42,39 @@ METHODS = ("simclr", "simsiam")
 
 
 def pretrained_encoder(method: str, train: SliceSet, seqclass: dict, width: float, epochs: int, positives: str,
-                       work: Path) -> dict[str, torch.Tensor]:
+                       seed: int, work: Path) -> dict[str, torch.Tensor]:
     """A ``method`` encoder pretrained on the ``train`` slices with the config's recipe and ``positives``,
     cached under ``work``."""
-    temperature = seqclass["pretrain"]["temperature"]
-    path = work / f"{method}_{positives}_t{temperature:g}_w{width:g}_e{epochs}.pt"
+    temperature, batch_size = seqclass["pretrain"]["temperature"], seqclass["focus_run"]["batch_size"]
+    path = work / f"{method}_{positives}_t{temperature:g}_b{batch_size}_w{width:g}_e{epochs}_seed{seed}.pt"
     if not path.exists():
         config = PretrainConfig.from_dict({
             **{k: v for k, v in seqclass["pretrain"].items() if k != "recipes"},
             **seqclass["pretrain"]["recipes"][method],
-            "method": method, "epochs": epochs, "batch_size": 256, "image_size": 84, "positives": positives,
-            "augment": seqclass["augment"], "widen_factor": width, "seed": 1,
+            "method": method, "epochs": epochs, "batch_size": batch_size, "image_size": 84, "positives": positives,
+            "augment": seqclass["augment"], "widen_factor": width, "seed": seed,
         })
         began = time.perf_counter()
         result = pretrain(train.images, config, work / f"checkpoint_{path.stem}",
                           train.index["series_key"].to_numpy())
         torch.save(result.encoder_final, path)
         last = result.metrics.iloc[-1]
-        print(f"pretrained {method} ({positives}) width {width:g}, {epochs} epochs: contrastive top-1 "
+        print(f"pretrained {method} ({positives}) width {width:g}, {epochs} epochs, seed {seed}: contrastive top-1 "
               f"{last['contrastive_top1']:.3f}, {time.perf_counter() - began:.0f} s -> {path}", flush=True)
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def initial_weights(args: argparse.Namespace, train: SliceSet, seqclass: dict, width: float):
     """(name, encoder weights or None for random ones) of every ``--inits`` entry at ``width``; a
-    pretraining method once for each of ``--positives``."""
+    pretraining method once for each of ``--positives`` and ``--pretrain-seeds``, under one name."""
     for init in args.inits:
         if init == "scratch":
             yield init, None
         elif init in METHODS:
             for positives in args.positives:
-                yield f"{init} ({positives})", pretrained_encoder(init, train, seqclass, width, args.pretrain_epochs,
-                                                                  positives, args.work)
+                for seed in args.pretrain_seeds:
+                    yield f"{init} ({positives})", pretrained_encoder(init, train, seqclass, width, args.pretrain_epochs,
+                                                                      positives, seed, args.work)
         else:
             yield Path(init).stem, torch.load(init, map_location="cpu", weights_only=True)
 
@@ -106,6 +109,7 @@ def main() -> None:
     parser.add_argument("--pretrain-epochs", type=int, default=50)
     parser.add_argument("--positives", nargs="+", choices=POSITIVES, default=[seqclass["pretrain"]["positives"]],
                         help="pretraining positive pairs (default: config/config.yaml's)")
+    parser.add_argument("--pretrain-seeds", type=int, nargs="+", default=[1])
     parser.add_argument("--subset-seeds", type=int, nargs="+", default=[1])
     parser.add_argument("--work", type=Path, default=Path("/tmp/seqclass_budget"))
     parser.add_argument("--threads", type=int, default=2)
