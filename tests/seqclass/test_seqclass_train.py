@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 import mrissl.seqclass.train
-from mrissl.seqclass.train import PretrainConfig, SeriesPartners, pretrain, slice_series
+from mrissl.seqclass.train import PretrainConfig, SeriesPartners, pretrain, pretrain_from_file
 
 pytestmark = pytest.mark.usefixtures("two_torch_threads")
 TINY = dict(batch_size=8, image_size=32, epochs=2, widen_factor=0.125, seed=3, device="cpu")
@@ -124,9 +125,15 @@ def test_series_positives_need_the_series_and_a_known_name(images, tmp_path):
         PretrainConfig(positives="patients")
 
 
-def test_slice_series_reads_only_the_series_column_in_row_order(tmp_path):
-    index = tmp_path / "train.tsv"
-    index.write_text("row\tseries_key\tlabel\n0\t0042\tT1\n1\t0042\tT1\n2\t7\tADC\n")
-    assert list(slice_series(index, 3)) == ["0042", "0042", "7"]
+
+def test_pretraining_from_files_takes_the_series_from_the_slice_index(images, tmp_path):
+    np.save(tmp_path / "train.npy", images)
+    index = pd.DataFrame({"row": range(len(images)), "series_key": np.repeat(np.arange(16), 2).astype(str),
+                          "study_key": "s", "patient_key": "p", "plane": "axial", "slice_index": 0, "label": "T1"})
+    index.to_csv(tmp_path / "train.tsv", sep="\t", index=False)
+    config = PretrainConfig(positives="series", **{**TINY, "epochs": 1})
+    result = pretrain_from_file(tmp_path / "train.npy", config, tmp_path / "run", tmp_path / "train.tsv")
+    assert list(result.metrics["epoch"]) == [1]
+    index.iloc[:-1].to_csv(tmp_path / "short.tsv", sep="\t", index=False)
     with pytest.raises(ValueError, match="different curation runs"):
-        slice_series(index, 4)
+        pretrain_from_file(tmp_path / "train.npy", config, tmp_path / "other", tmp_path / "short.tsv")

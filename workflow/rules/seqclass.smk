@@ -95,7 +95,7 @@ rule seqclass_label_subsets:
 
 rule seqclass_pretrain:
     input:
-        # Images, and each image's series (for positives: series); the script never reads a label.
+        # Images, and each image's series for positives: series (the index's labels are not used).
         array=f"{SEQCLASS_SLICES['internal']}/train.npy",
         index=f"{SEQCLASS_SLICES['internal']}/train.tsv",
     output:

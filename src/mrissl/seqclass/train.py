@@ -39,7 +39,7 @@ import torch
 
 from mrissl.config import config_from_section
 from mrissl.seqclass.augment import AugmentConfig, augment_batch, device_generator
-from mrissl.seqclass.datasets import epoch_order, iterate_batches, to_batch
+from mrissl.seqclass.datasets import epoch_order, iterate_batches, load_slices, to_batch
 from mrissl.seqclass.losses import contrastive_top1, normalised_std
 from mrissl.seqclass.models import pretraining_model, resnet18_encoder
 from mrissl.seqclass.optim import pretraining_optimizer, warmup_cosine
@@ -89,20 +89,11 @@ def pretrain_from_file(array_path: Path | str, config: PretrainConfig, checkpoin
                        index_path: Path | str | None = None) -> PretrainResult:
     """``pretrain`` on the memory-mapped slices of the ``.npy`` file ``array_path`` (what each process of a
     multi-GPU job calls: it maps the file itself, where a memory map passed to it would be copied), with
-    the series of each slice from its index ``index_path`` when given (only that column is read, never a
-    label)."""
-    images = np.load(array_path, mmap_mode="r")
-    series = None if index_path is None else slice_series(index_path, len(images))
-    return pretrain(images, config, checkpoint_dir, series)
-
-
-def slice_series(index_path: Path | str, n_images: int) -> np.ndarray:
-    """The series key of every slice, in row order, from a slice index (``row`` and ``series_key`` only)."""
-    index = pd.read_csv(index_path, sep="\t", usecols=["row", "series_key"], dtype={"series_key": str})
-    if not np.array_equal(index["row"].to_numpy(), np.arange(n_images)):
-        raise ValueError(f"{index_path}: its 'row' column must be 0..{n_images - 1}, one row per image of the "
-                         "slice array; the two files come from different curation runs")
-    return index["series_key"].to_numpy()
+    the series of each slice from its index ``index_path`` when given (only that column is used)."""
+    if index_path is None:
+        return pretrain(np.load(array_path, mmap_mode="r"), config, checkpoint_dir)
+    slices = load_slices(array_path, index_path)
+    return pretrain(slices.images, config, checkpoint_dir, slices.index["series_key"].to_numpy())
 
 
 class SeriesPartners:
