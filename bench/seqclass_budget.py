@@ -14,8 +14,8 @@ of ``seqclass.focus_run``), ``--pretrain-epochs`` (the paper: 50) and each of ``
 the paper's two augmentations of a slice; series: two slices of a series) and ``--pretrain-seeds``,
 the encoders cached under ``--work``; a path is a pretrained encoder of that width. Prints the test
 accuracy of every run and, per (width, epochs, init, fraction), the mean and standard deviation over
-the pretraining and subset seeds, with the seconds spent: how far a larger budget than the demo's 2 cores moves the 100% accuracy and the
-small-fraction gap.
+the pretraining and subset seeds, with the seconds spent: how far a larger budget than the demo's
+2 cores moves the 100% accuracy and the small-fraction gap.
 """
 
 from __future__ import annotations
