@@ -142,8 +142,6 @@ def pretrain(images: np.ndarray, config: PretrainConfig, checkpoint_dir: Path | 
 
     torch.manual_seed(config.seed)  # the initial weights
     model = pretraining_model(config.method, resnet18_encoder(config.widen_factor), config.temperature).to(device)
-    if device.type == "cuda":  # NHWC lets cuDNN run the AMP convolutions on tensor cores without transposes
-        model = model.to(memory_format=torch.channels_last)
     net = distributed_model(model)  # model itself in one process
     optimizer = pretraining_optimizer(model, config.optimizer, config.lr * config.batch_size / 256, config.weight_decay)
     scheduler = warmup_cosine(optimizer, config.warmup_epochs * n_batches, config.epochs * n_batches)
