@@ -23,7 +23,8 @@ from mrissl.training import distributed_model, process_rank, run_in_processes
 pytestmark = pytest.mark.usefixtures("process_server")
 TOLERANCE = dict(rtol=0, atol=1e-5)
 MODEL_TOLERANCE = dict(rtol=1e-5, atol=5e-5)  # float32 gradients of a network, summed in another order (the first
-# convolution's, up to ~2.5, sums every pixel of the batch: channels-last kernels differ by ~1.5e-5)
+# convolution's, up to ~2.5, sums every pixel of the batch: with channels-last kernels two processes and one
+# differ there by ~1.5e-5)
 BATCH = 8
 
 

@@ -131,7 +131,8 @@ def test_encoder_is_channels_last_and_computes_what_the_standard_layout_does():
     standard = resnet18_encoder(widen_factor=0.125).to(memory_format=torch.contiguous_format)
     standard.load_state_dict(encoder.state_dict())
     images = torch.rand(6, 1, 40, 40)
-    encoder.eval(), standard.eval()
+    encoder.eval()
+    standard.eval()
     with torch.no_grad():
         assert torch.allclose(encoder(images), standard(images), atol=1e-5)
 

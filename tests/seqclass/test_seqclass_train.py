@@ -125,7 +125,6 @@ def test_series_positives_need_the_series_and_a_known_name(images, tmp_path):
         PretrainConfig(positives="patients")
 
 
-
 def test_pretraining_from_files_takes_the_series_from_the_slice_index(images, tmp_path):
     np.save(tmp_path / "train.npy", images)
     index = pd.DataFrame({"row": range(len(images)), "series_key": np.repeat(np.arange(16), 2).astype(str),
