@@ -3,11 +3,11 @@
     .venv/bin/python bench/seqclass_budget.py [--results results] [--widths 0.125 0.25] [--epochs 10]
         [--fractions 0.005 0.01 0.05 1] [--inits scratch simclr <encoder.pt> ...]
         [--pretrain-epochs 50] [--positives views series] [--pretrain-seeds 1 2] [--subset-seeds 1 2 3]
-        [--work /tmp/seqclass_budget]
+        [--label-units patient series] [--work /tmp/seqclass_budget]
 
 Each init is fine-tuned (mrissl.seqclass.finetune: the pipeline's loop and the settings of
 config/config.yaml, epochs and width overridden) on label subsets drawn as the pipeline draws them
-(mrissl.seqclass.slices.label_fraction_subsets, one per subset seed), selected on the run's validation
+(mrissl.seqclass.slices.label_fraction_subsets, one per subset seed and ``--label-units``), selected on the run's validation
 split and tested on its test split. ``scratch`` starts from random weights; ``simclr`` / ``simsiam``
 are pretrained here first, on the run's training slices, with config/config.yaml's recipe (batch size
 of ``seqclass.focus_run``), ``--pretrain-epochs`` (the paper: 50) and each of ``--positives`` (views:
@@ -21,6 +21,7 @@ the pretraining and subset seeds, with the seconds spent: how far a larger budge
 from __future__ import annotations
 
 import argparse
+import itertools
 import time
 from pathlib import Path
 
@@ -35,7 +36,7 @@ from sklearn.preprocessing import StandardScaler
 from mrissl.seqclass.datasets import SliceSet, load_slices
 from mrissl.seqclass.finetune import FinetuneConfig, embed, evaluate_classifier, finetune
 from mrissl.seqclass.models import resnet18_encoder
-from mrissl.seqclass.slices import label_fraction_subsets
+from mrissl.seqclass.slices import LABEL_UNITS, label_fraction_subsets
 from mrissl.seqclass.train import POSITIVES, PretrainConfig, pretrain
 
 METHODS = ("simclr", "simsiam")
@@ -111,41 +112,43 @@ def main() -> None:
                         help="pretraining positive pairs (default: config/config.yaml's)")
     parser.add_argument("--pretrain-seeds", type=int, nargs="+", default=[1])
     parser.add_argument("--subset-seeds", type=int, nargs="+", default=[1])
+    parser.add_argument("--label-units", nargs="+", choices=LABEL_UNITS, default=[seqclass["finetune"]["label_unit"]],
+                        help="label subsets of whole patients or whole series (default: config/config.yaml's)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/seqclass_budget"))
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     args.work.mkdir(parents=True, exist_ok=True)
-    settings = {k: v for k, v in seqclass["finetune"].items() if k not in ("fractions", "val_labels")}
+    settings = {k: v for k, v in seqclass["finetune"].items() if k not in ("fractions", "val_labels", "label_unit")}
     slices = args.results / "seqclass/curate/internal/slices"
     train, val, test = (load_slices(slices / f"{s}.npy", slices / f"{s}.tsv") for s in ("train", "val", "test"))
     print(f"{len(train.index)} training, {len(val.index)} validation, {len(test.index)} test slices; "
           f"fine-tuning lr {settings['lr']:g}, pretraining recipes {seqclass['pretrain']['recipes']}, "
           f"temperature {seqclass['pretrain']['temperature']}", flush=True)
-    subsets = {seed: label_fraction_subsets(train.index, args.fractions, seed) for seed in args.subset_seeds}
+    subsets = {unit: {seed: label_fraction_subsets(train.index, args.fractions, seed, unit=unit)
+                      for seed in args.subset_seeds} for unit in args.label_units}
 
     rows = []
     for width in args.widths:
         for init, encoder in initial_weights(args, train, seqclass, width):
-            probe = linear_probe(encoder, width, train, test, subsets)
-            print(f"width {width:g}, {init}: linear probe on frozen features "
-                  + ", ".join(f"{f:g}: {a:.3f}" for f, a in probe.items()), flush=True)
-            for epochs in args.epochs:
-                for fraction in args.fractions:
-                    for seed in args.subset_seeds:
-                        config = FinetuneConfig.from_dict({**settings, "epochs": epochs, "widen_factor": width,
-                                                           "seed": seed, "augment": seqclass["augment"],
-                                                           "image_size": 84})
-                        began = time.perf_counter()
-                        result = finetune(train, subsets[seed][fraction], val, config, encoder)
-                        accuracy = evaluate_classifier(result.state, test, config).accuracy
-                        seconds = time.perf_counter() - began
-                        rows.append({"width": width, "init": init, "epochs": epochs,
-                                     "fraction": fraction, "seed": seed, "accuracy": accuracy, "seconds": seconds})
-                        print(f"width {width:g}, {init}, {epochs} epochs, fraction {fraction:g}, subset seed {seed}: "
-                              f"test accuracy {accuracy:.3f} (best epoch {result.best_epoch}), {seconds:.0f} s",
-                              flush=True)
-    table = (pd.DataFrame(rows).groupby(["width", "epochs", "fraction", "init"], sort=False)
+            for unit in args.label_units:
+                probe = linear_probe(encoder, width, train, test, subsets[unit])
+                print(f"width {width:g}, {init}, whole {unit}: linear probe on frozen features "
+                      + ", ".join(f"{f:g}: {a:.3f}" for f, a in probe.items()), flush=True)
+            for epochs, unit, fraction, seed in itertools.product(args.epochs, args.label_units, args.fractions,
+                                                                  args.subset_seeds):
+                config = FinetuneConfig.from_dict({**settings, "epochs": epochs, "widen_factor": width, "seed": seed,
+                                                   "augment": seqclass["augment"], "image_size": 84})
+                began = time.perf_counter()
+                result = finetune(train, subsets[unit][seed][fraction], val, config, encoder)
+                accuracy = evaluate_classifier(result.state, test, config).accuracy
+                seconds = time.perf_counter() - began
+                rows.append({"width": width, "init": init, "epochs": epochs, "label_unit": unit,
+                             "fraction": fraction, "seed": seed, "accuracy": accuracy, "seconds": seconds})
+                print(f"width {width:g}, {init}, {epochs} epochs, whole {unit}, fraction {fraction:g}, subset seed "
+                      f"{seed}: test accuracy {accuracy:.3f} (best epoch {result.best_epoch}), {seconds:.0f} s",
+                      flush=True)
+    table = (pd.DataFrame(rows).groupby(["width", "epochs", "label_unit", "fraction", "init"], sort=False)
              .agg(mean=("accuracy", "mean"), sd=("accuracy", "std"), runs=("accuracy", "size"),
                   seconds=("seconds", "sum")).reset_index())
     print("\ntest accuracy over the subset seeds\n" + table.to_string(index=False, float_format="%.3f"))

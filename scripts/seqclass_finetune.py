@@ -1,7 +1,8 @@
 """Rule seqclass_finetune: one encoder fine-tuned on each label fraction, selected on val -> fraction{f}.pt + history.tsv
 
 params.val_labels: ``full`` selects each fraction's epoch on the whole validation split, ``matched`` on
-validation patients drawn at the same fraction (label_fraction_subsets of the validation split).
+validation patients, series or slices (params.unit) drawn at the same fraction (label_fraction_subsets of the
+validation split).
 
 The fractions run one after another. Each finished one is saved in params.checkpoint_dir with the
 settings and the starting encoder it came from, so a killed job resumes at the next fraction; the
@@ -38,7 +39,7 @@ checkpoints.mkdir(parents=True, exist_ok=True)
 fractions = snakemake.params.fractions
 if snakemake.params.val_labels == "matched":
     val_rows = label_fraction_subsets(val.index, [float(f) for f in fractions], int(snakemake.wildcards.seed),
-                                      by_class=snakemake.params.by_class)
+                                      by_class=snakemake.params.by_class, unit=snakemake.params.unit)
     val_sets = {f: SliceSet(val.images[val_rows[float(f)]], val.index.iloc[val_rows[float(f)]]) for f in fractions}
 else:
     val_sets = dict.fromkeys(fractions, val)

@@ -1,6 +1,7 @@
 """Rule seqclass_label_subsets: the labelled training rows of each fraction -> label_subsets/seed{seed}.tsv
 
-Nested (a smaller fraction's rows lie inside every larger one's), whole patients, fixed by the seed;
+Nested (a smaller fraction's rows lie inside every larger one's), whole patients, whole series or
+single slices (seqclass.finetune.label_unit), fixed by the seed;
 fine-tuning and the header baseline both read them from here.
 """
 
@@ -13,7 +14,7 @@ log = log_to(snakemake.log[0])
 
 index = read_slice_index(snakemake.input.train_index)
 subsets = label_fraction_subsets(index, snakemake.params.fractions, int(snakemake.wildcards.seed),
-                                 by_class=snakemake.params.by_class)
+                                 by_class=snakemake.params.by_class, unit=snakemake.params.unit)
 by_row = index.set_index("row")
 table = pd.concat([
     by_row.loc[rows, ["patient_key", "label"]].reset_index().assign(fraction=format(fraction, "g"))

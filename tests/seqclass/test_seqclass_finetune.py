@@ -1,4 +1,4 @@
-"""Fine-tuning: nested patient-grouped label subsets, validation-only model selection, metrics, latents."""
+"""Fine-tuning: nested label subsets of whole patients or series, validation-only model selection, metrics, latents."""
 
 from __future__ import annotations
 
@@ -33,10 +33,11 @@ def slice_index(n_patients: int = 40, seed: int = 0) -> pd.DataFrame:
     return index
 
 
-def test_label_fraction_subsets_are_nested_patient_grouped_and_cover_every_class():
+@pytest.mark.parametrize("unit, key", [("patient", "patient_key"), ("series", "series_key"), ("slice", "row")])
+def test_label_fraction_subsets_are_nested_grouped_by_unit_and_cover_every_class(unit, key):
     index = slice_index()
-    subsets = label_fraction_subsets(index, FRACTIONS, seed=1)
-    slices_per_patient = index.groupby("patient_key").size()
+    subsets = label_fraction_subsets(index, FRACTIONS, seed=1, unit=unit)
+    slices_per_unit = index.groupby(key).size()
     for small, large in zip(FRACTIONS, FRACTIONS[1:]):
         assert set(subsets[small]) <= set(subsets[large])
     assert np.array_equal(subsets[1.0], index["row"].to_numpy())
@@ -45,18 +46,29 @@ def test_label_fraction_subsets_are_nested_patient_grouped_and_cover_every_class
         assert set(chosen["label"]) == set(index["label"])  # at least one slice of every class
         target = int(np.ceil(fraction * len(index)))
         assert target <= len(rows) <= target + len(SEQUENCE_CLASSES)
-        # By patient: whole patients, except the one cut at the boundary and at most one slice per
-        # class added for coverage; sampling slices at random would touch nearly every patient.
-        taken = chosen.groupby("patient_key").size()
-        partial = (taken < slices_per_patient[taken.index]).sum()
+        # Whole units, except the one cut at the boundary and at most one slice per class added for
+        # coverage; sampling slices at random would touch nearly every patient and series.
+        taken = chosen.groupby(key).size()
+        partial = (taken < slices_per_unit[taken.index]).sum()
         assert partial <= 1 + len(SEQUENCE_CLASSES)
-        assert taken.size <= int(np.ceil(fraction * index["patient_key"].nunique())) + 1 + len(SEQUENCE_CLASSES)
+        assert taken.size <= int(np.ceil(fraction * slices_per_unit.size)) + 1 + len(SEQUENCE_CLASSES)
     # Fixed by the seed, and each subset independent of which other fractions are asked for.
-    again = label_fraction_subsets(index, [0.05], seed=1)
+    again = label_fraction_subsets(index, [0.05], seed=1, unit=unit)
     assert np.array_equal(again[0.05], subsets[0.05])
-    assert not np.array_equal(label_fraction_subsets(index, [0.05], seed=2)[0.05], subsets[0.05])
+    assert not np.array_equal(label_fraction_subsets(index, [0.05], seed=2, unit=unit)[0.05], subsets[0.05])
     with pytest.raises(ValueError, match="0.5% is 0.005"):
-        label_fraction_subsets(index, [0.5, 5.0], seed=1)
+        label_fraction_subsets(index, [0.5, 5.0], seed=1, unit=unit)
+
+
+def test_label_subsets_by_series_hold_more_patients_than_by_patient():
+    # The demo's patients hold ~14 series each: at 5% whole patients are two or three patients,
+    # whole series draw from many (the paper's cohort, one series per patient, has no difference).
+    index = slice_index()
+    by_patient = label_fraction_subsets(index, [0.05], seed=1, unit="patient")[0.05]
+    by_series = label_fraction_subsets(index, [0.05], seed=1, unit="series")[0.05]
+    assert index.iloc[by_series]["patient_key"].nunique() >= 2 * index.iloc[by_patient]["patient_key"].nunique()
+    with pytest.raises(ValueError, match="patient or series or slice, not 'study'"):
+        label_fraction_subsets(index, [0.05], seed=1, unit="study")
 
 
 def test_label_fraction_subsets_by_class_give_every_class_its_share():

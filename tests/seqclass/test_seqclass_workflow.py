@@ -252,4 +252,4 @@ def test_matched_validation_draws_validation_patients_at_each_fraction(tiny_run)
     full = len(pd.read_csv(tiny_run / "results/seqclass/curate/internal/slices/val.tsv", sep="\t"))
     assert len(n_val) == len(FRACTIONS) and n_val == sorted(n_val) and n_val[0] < n_val[-1] == full
     table = (tiny_run / "results/tables/seqclass_table1.md").read_text()
-    assert "validation patients drawn at its label fraction" in table
+    assert "labelled subsets of whole patients; each fine-tuning keeps the epoch best on whole patients of the validation split drawn at its label fraction" in table

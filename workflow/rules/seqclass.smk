@@ -89,6 +89,7 @@ rule seqclass_label_subsets:
     params:
         fractions=SEQCLASS["finetune"]["fractions"],
         by_class=seqclass_fractions_by_class,
+        unit=SEQCLASS["finetune"]["label_unit"],
     script:
         "../../scripts/seqclass_label_subsets.py"
 
@@ -152,6 +153,7 @@ rule seqclass_finetune:
         settings=seqclass_finetune_settings,
         val_labels=SEQCLASS["finetune"]["val_labels"],
         by_class=seqclass_fractions_by_class,
+        unit=SEQCLASS["finetune"]["label_unit"],
         checkpoint_dir=f"{SEQCLASS_CHECKPOINTS}/finetune/{{dataset}}/{{init}}_px{{px}}/seed{{seed}}",
     script:
         "../../scripts/seqclass_finetune.py"

@@ -181,7 +181,7 @@ def seqclass_finetune_settings(wildcards):
     settings = {
         key: value
         for key, value in SEQCLASS["finetune"].items()
-        if key not in ("fractions", "val_labels")
+        if key not in ("fractions", "val_labels", "label_unit")
     }
     return {
         **settings,
@@ -200,11 +200,20 @@ def seqclass_accuracy(dataset, encoder):
     )
 
 
-# How fine-tuning selects its epoch, for the table captions (seqclass.finetune.val_labels).
-SEQCLASS_SELECTION = {
-    "full": "each fine-tuning keeps the epoch best on the whole validation split",
-    "matched": "each fine-tuning keeps the epoch best on validation patients drawn at its label fraction",
-}[SEQCLASS["finetune"]["val_labels"]]
+# How the labelled subsets are drawn and fine-tuning selects its epoch, for the table captions
+# (seqclass.finetune.label_unit and val_labels).
+SEQCLASS_LABEL_UNITS = {
+    "patient": "whole patients",
+    "series": "whole series",
+    "slice": "single slices",
+}[SEQCLASS["finetune"]["label_unit"]]
+SEQCLASS_SELECTION = (
+    f"labelled subsets of {SEQCLASS_LABEL_UNITS}; "
+    + {
+        "full": "each fine-tuning keeps the epoch best on the whole validation split",
+        "matched": f"each fine-tuning keeps the epoch best on {SEQCLASS_LABEL_UNITS} of the validation split drawn at its label fraction",
+    }[SEQCLASS["finetune"]["val_labels"]]
+)
 
 SEQCLASS_POSITIVES = {
     "views": "positive pairs: two augmentations of one slice (the paper's)",

@@ -19,7 +19,7 @@ Per split, all slices go into one float16 array ``(N, H, W)`` written through
 ``np.lib.format.open_memmap`` after a first pass has counted them from the NIfTI headers, so memory
 stays one volume deep however many series there are; a TSV index names the series, plane and slice
 of every array row. ``label_fraction_subsets`` picks the labelled rows of each fine-tuning fraction
-from a training index (whole patients, nested).
+from a training index (whole patients, whole series or single slices, nested).
 """
 
 from __future__ import annotations
@@ -246,27 +246,37 @@ def combine_transfer_split(
     return index
 
 
-def label_fraction_subsets(index_df: pd.DataFrame, fractions: list[float], seed: int,
-                           by_class: bool = False) -> dict[float, np.ndarray]:
-    """Row numbers of the labelled subset for each fraction of a training split, sampled by patient.
+LABEL_UNITS = {"patient": "patient_key", "series": "series_key", "slice": "row"}
 
-    Patients are put in a random order fixed by ``seed`` and their slices follow one another in that
-    order (in random order within a patient); a fraction f takes the first ceil(f * N) slices, i.e.
-    whole patients with only the last one cut. A class still missing then gets the first slice of
-    it in the same order. ``by_class`` takes the first ceil(f * N_c) slices of each class c instead,
-    so every class holds its share (an external site's dataset, whose site classes come from other
-    patients than the rest: drawn as a whole, a small fraction may hold one slice of each site class
-    or none). Both depend only on the order, so the subsets are nested (a smaller fraction's subset
-    lies inside every larger one's) whatever list of fractions is asked.
+
+def label_fraction_subsets(index_df: pd.DataFrame, fractions: list[float], seed: int,
+                           by_class: bool = False, unit: str = "patient") -> dict[float, np.ndarray]:
+    """Row numbers of the labelled subset for each fraction of a training split, sampled by ``unit``.
+
+    The units (``patient``, ``series`` or ``slice``) are put in a random order fixed by ``seed`` and
+    their slices follow one another in that order (in random order within a unit); a fraction f takes
+    the first ceil(f * N) slices, i.e. whole units with only the last one cut. A class still missing
+    then gets the first slice of it in the same order. Whole patients keep a patient's other series
+    out of a small subset; whole series are what a labeller labels (one class per series) and, on a
+    cohort of one series per patient as the paper's, the same as whole patients; single slices
+    spread a small subset over as many series as it has slices. ``by_class`` takes the first
+    ceil(f * N_c) slices of each class c instead, so every class holds its share (an external site's
+    dataset, whose site classes come from other patients than the rest: drawn as a whole, a small
+    fraction may hold one slice of each site class or none). Both depend only on the order, so the
+    subsets are nested (a smaller fraction's subset lies inside every larger one's) whatever list of
+    fractions is asked.
     """
     bad = [f for f in fractions if not 0 < f <= 1]
     if bad:
         raise ValueError(f"label fractions must be in (0, 1], got {bad} (0.5% is 0.005)")
+    if unit not in LABEL_UNITS:
+        raise ValueError(f"label subsets are drawn by {' or '.join(LABEL_UNITS)}, not {unit!r}")
     rng = np.random.default_rng(seed)
-    patients = np.sort(index_df["patient_key"].unique())
-    patient_rank = dict(zip(rng.permutation(patients), range(len(patients))))
-    within_patient = rng.random(len(index_df))
-    order = np.lexsort((within_patient, index_df["patient_key"].map(patient_rank).to_numpy()))
+    keys = index_df[LABEL_UNITS[unit]]
+    units = np.sort(keys.unique())
+    unit_rank = dict(zip(rng.permutation(units), range(len(units))))
+    within_unit = rng.random(len(index_df))
+    order = np.lexsort((within_unit, keys.map(unit_rank).to_numpy()))
     rows = index_df["row"].to_numpy()[order]
     labels = index_df["label"].to_numpy()[order]
     first_of_class = {label: rows[np.argmax(labels == label)] for label in np.unique(labels)}
