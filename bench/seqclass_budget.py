@@ -3,10 +3,10 @@
     .venv/bin/python bench/seqclass_budget.py [--results results] [--widths 0.125 0.25] [--epochs 10]
         [--fractions 0.005 0.01 0.05 1] [--inits scratch simclr <encoder.pt> ...]
         [--pretrain-epochs 50] [--positives views series] [--pretrain-seeds 1 2] [--subset-seeds 1 2 3]
-        [--label-units patient series] [--work /tmp/seqclass_budget]
+        [--label-units patient series] [--head-inits random probe] [--work /tmp/seqclass_budget]
 
 Each init is fine-tuned (mrissl.seqclass.finetune: the pipeline's loop and the settings of
-config/config.yaml, epochs and width overridden) on label subsets drawn as the pipeline draws them
+config/config.yaml, epochs, head init (LP-FT) and width overridden) on label subsets drawn as the pipeline draws them
 (mrissl.seqclass.slices.label_fraction_subsets, one per subset seed and ``--label-units``), selected on the run's validation
 split and tested on its test split. ``scratch`` starts from random weights; ``simclr`` / ``simsiam``
 are pretrained here first, on the run's training slices, with config/config.yaml's recipe (batch size
@@ -30,12 +30,11 @@ import pandas as pd
 import torch
 import yaml
 
-from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import StandardScaler
-
+from mrissl.seqclass import SEQUENCE_CLASSES
 from mrissl.seqclass.datasets import SliceSet, load_slices
-from mrissl.seqclass.finetune import FinetuneConfig, embed, evaluate_classifier, finetune
-from mrissl.seqclass.models import resnet18_encoder
+from mrissl.seqclass.finetune import (HEAD_INITS, FinetuneConfig, evaluate_classifier, finetune, fit_probe_head,
+                                     predict)
+from mrissl.seqclass.models import Classifier, resnet18_encoder
 from mrissl.seqclass.slices import LABEL_UNITS, label_fraction_subsets
 from mrissl.seqclass.train import POSITIVES, PretrainConfig, pretrain
 
@@ -82,21 +81,27 @@ def initial_weights(args: argparse.Namespace, train: SliceSet, seqclass: dict, w
 
 def linear_probe(encoder_state: dict[str, torch.Tensor] | None, width: float, train: SliceSet, test: SliceSet,
                  subsets: dict[int, dict[float, np.ndarray]]) -> dict[float, float]:
-    """Test accuracy of a logistic regression on the frozen encoder's features of each labelled subset,
-    averaged over the subset seeds: how much sequence information the pretraining put in the features
-    (``None``: a random encoder, the reference)."""
+    """Test accuracy of the logistic regression on the frozen encoder's features of each labelled
+    subset (the fine-tuning's probe head, mrissl.seqclass.finetune.fit_probe_head), averaged over the
+    subset seeds: how much sequence information the pretraining put in the features (``None``: a
+    random encoder, the reference)."""
     torch.manual_seed(1)
     encoder = resnet18_encoder(width)
     if encoder_state is not None:
         encoder.load_state_dict(encoder_state)
-    features = {"train": embed(encoder, train.images), "test": embed(encoder, test.images)}
-    scaler = StandardScaler().fit(features["train"])
-    train_x, test_x = scaler.transform(features["train"]), scaler.transform(features["test"])
-    train_y, test_y = train.labels(), test.labels()
-    fractions = next(iter(subsets.values()))
-    return {fraction: float(np.mean([
-        (LogisticRegression(max_iter=2000).fit(train_x[s[fraction]], train_y[s[fraction]]).predict(test_x) == test_y).mean()
-        for s in subsets.values()])) for fraction in fractions}
+    config = FinetuneConfig(widen_factor=width, image_size=84, device="cpu")
+    test_labels = test.labels()
+    accuracies = {}
+    for fraction in next(iter(subsets.values())):
+        runs = []
+        for subset in subsets.values():
+            rows = np.sort(subset[fraction])
+            model = Classifier(encoder, len(SEQUENCE_CLASSES))
+            fit_probe_head(model, train.images[rows], train.labels()[rows], config, torch.device("cpu"))
+            predicted = predict(model, test.images, config.image_size, 256, torch.device("cpu"))
+            runs.append((predicted == test_labels).mean())
+        accuracies[fraction] = float(np.mean(runs))
+    return accuracies
 
 
 def main() -> None:
@@ -114,6 +119,8 @@ def main() -> None:
     parser.add_argument("--subset-seeds", type=int, nargs="+", default=[1])
     parser.add_argument("--label-units", nargs="+", choices=LABEL_UNITS, default=[seqclass["finetune"]["label_unit"]],
                         help="label subsets of whole patients or whole series (default: config/config.yaml's)")
+    parser.add_argument("--head-inits", nargs="+", choices=HEAD_INITS, default=[seqclass["finetune"]["head_init"]],
+                        help="a pretrained encoder's head: random, or a probe fitted first (LP-FT; default: config/config.yaml's)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/seqclass_budget"))
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
@@ -135,20 +142,23 @@ def main() -> None:
                 probe = linear_probe(encoder, width, train, test, subsets[unit])
                 print(f"width {width:g}, {init}, whole {unit}: linear probe on frozen features "
                       + ", ".join(f"{f:g}: {a:.3f}" for f, a in probe.items()), flush=True)
-            for epochs, unit, fraction, seed in itertools.product(args.epochs, args.label_units, args.fractions,
-                                                                  args.subset_seeds):
-                config = FinetuneConfig.from_dict({**settings, "epochs": epochs, "widen_factor": width, "seed": seed,
+            head_inits = args.head_inits if encoder is not None else ["random"]  # a probe needs pretrained features
+            for epochs, head_init, unit, fraction, seed in itertools.product(
+                    args.epochs, head_inits, args.label_units, args.fractions, args.subset_seeds):
+                config = FinetuneConfig.from_dict({**settings, "epochs": epochs, "head_init": head_init,
+                                                   "widen_factor": width, "seed": seed,
                                                    "augment": seqclass["augment"], "image_size": 84})
                 began = time.perf_counter()
                 result = finetune(train, subsets[unit][seed][fraction], val, config, encoder)
                 accuracy = evaluate_classifier(result.state, test, config).accuracy
                 seconds = time.perf_counter() - began
-                rows.append({"width": width, "init": init, "epochs": epochs, "label_unit": unit,
-                             "fraction": fraction, "seed": seed, "accuracy": accuracy, "seconds": seconds})
-                print(f"width {width:g}, {init}, {epochs} epochs, whole {unit}, fraction {fraction:g}, subset seed "
-                      f"{seed}: test accuracy {accuracy:.3f} (best epoch {result.best_epoch}), {seconds:.0f} s",
+                rows.append({"width": width, "init": init, "epochs": epochs, "head_init": head_init,
+                             "label_unit": unit, "fraction": fraction, "seed": seed, "accuracy": accuracy, "seconds": seconds})
+                print(f"width {width:g}, {init}, {epochs} epochs ({head_init} head), whole {unit}, "
+                      f"fraction {fraction:g}, subset seed {seed}: test accuracy {accuracy:.3f} (best epoch {result.best_epoch}), {seconds:.0f} s",
                       flush=True)
-    table = (pd.DataFrame(rows).groupby(["width", "epochs", "label_unit", "fraction", "init"], sort=False)
+    table = (pd.DataFrame(rows)
+             .groupby(["width", "epochs", "head_init", "label_unit", "fraction", "init"], sort=False)
              .agg(mean=("accuracy", "mean"), sd=("accuracy", "std"), runs=("accuracy", "size"),
                   seconds=("seconds", "sum")).reset_index())
     print("\ntest accuracy over the subset seeds\n" + table.to_string(index=False, float_format="%.3f"))

@@ -6,11 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 import mrissl.seqclass.finetune
 from mrissl.seqclass import SEQUENCE_CLASSES
 from mrissl.seqclass.datasets import SliceSet, load_slices
-from mrissl.seqclass.finetune import FinetuneConfig, classification_metrics, embed, evaluate_classifier, finetune
+from mrissl.seqclass.finetune import (FinetuneConfig, classification_metrics, embed, evaluate_classifier, finetune,
+                                     fit_probe_head)
 from mrissl.seqclass.slices import label_fraction_subsets
 from mrissl.seqclass.latent import silhouette, tsne_2d, umap_2d
 from mrissl.seqclass.models import Classifier, load_encoder, resnet18_encoder
@@ -123,6 +127,46 @@ def test_model_selection_sees_validation_data_only(tmp_path, monkeypatch):
     assert len(seen) == 1 and seen[0] is test.images
     assert metrics.confusion.to_numpy().sum() == 12
     assert metrics.accuracy == pytest.approx(np.trace(metrics.confusion.to_numpy()) / 12)
+
+
+def test_probe_head_is_scikit_learns_logistic_regression_and_epoch_0(tmp_path, monkeypatch):
+    """LP-FT: the head starts as the logistic regression on the frozen encoder's standardised features
+    (scikit-learn's, C = 1), and that probe is epoch 0 of the model selection; scratch has no probe."""
+    train = tiny_split(tmp_path, "train", 24, 0.1, 0)
+    val = tiny_split(tmp_path, "val", 12, 0.15, 1)
+    torch.manual_seed(5)
+    encoder = resnet18_encoder(0.125)
+    config = FinetuneConfig(epochs=1, head_init="probe", batch_size=8, min_steps_per_epoch=2, image_size=32,
+                            widen_factor=0.125, seed=0, device="cpu")
+    rows = np.arange(0, 24, 2)
+    features = embed(encoder, train.images[rows], image_size=32, device="cpu")
+    sklearn_probe = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, tol=1e-8, max_iter=5000))
+    expected = sklearn_probe.fit(features, train.labels()[rows]).predict_proba(features)
+
+    model = Classifier(encoder, len(SEQUENCE_CLASSES))
+    fit_probe_head(model, train.images[rows], train.labels()[rows], config, torch.device("cpu"))
+    with torch.no_grad():
+        probabilities = torch.softmax(model.head(torch.from_numpy(features)), dim=1).numpy()
+    present = sklearn_probe.classes_  # the three classes of the tiny split; absent ones get ~0
+    assert np.allclose(probabilities[:, present], expected, atol=2e-3)
+    assert probabilities[:, np.setdiff1d(np.arange(len(SEQUENCE_CLASSES)), present)].max() < 0.01
+
+    states = []
+    real_predict = mrissl.seqclass.finetune.predict
+
+    def recording_predict(model, *args, **kwargs):
+        states.append({k: v.clone() for k, v in model.state_dict().items()})
+        return real_predict(model, *args, **kwargs)
+
+    monkeypatch.setattr(mrissl.seqclass.finetune, "predict", recording_predict)
+    result = finetune(train, rows, val, config, encoder.state_dict())
+    assert list(result.history["epoch"]) == [0, 1]
+    assert np.isnan(result.history["train_loss"][0])
+    assert torch.allclose(states[0]["head.weight"], model.head.weight, atol=1e-5)  # epoch 0 is the probe
+    assert all(torch.equal(states[0][f"encoder.{k}"], v) for k, v in encoder.state_dict().items())
+    assert list(finetune(train, rows, val, config).history["epoch"]) == [1]  # random weights: no probe
+    with pytest.raises(ValueError, match="seqclass.finetune.head_init"):
+        FinetuneConfig(head_init="zeros")
 
 
 def test_classification_metrics_by_hand():

@@ -594,7 +594,8 @@ rule seqclass_transfer_table:
         caption=f"External transfer (Fig. 3): test accuracy on each external site's own sequences per label fraction, "
         f"in three scenarios: (1) supervised only, from random weights, fine-tuned on the site; "
         f"(2) {SEQCLASS_FOCUS} pretrained and fine-tuned on the internal cohort; (3) {SEQCLASS_FOCUS} "
-        f"pretrained on the internal cohort, fine-tuned on the site; mean over {len(SEQCLASS_SEEDS)} seed(s). "
+        f"pretrained on the internal cohort, fine-tuned on the site; {SEQCLASS_HEAD}; "
+        f"mean over {len(SEQCLASS_SEEDS)} seed(s). "
         f"site images: the site's own labelled slices in the fraction fine-tuned on in scenarios 1 and 3 "
         f"(per seed; the rounded mean when several).",
     script:

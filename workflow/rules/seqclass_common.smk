@@ -215,6 +215,13 @@ SEQCLASS_SELECTION = (
     }[SEQCLASS["finetune"]["val_labels"]]
 )
 
+# How a pretrained encoder's classifier head starts (seqclass.finetune.head_init), for the captions.
+SEQCLASS_HEAD = {
+    "random": "a pretrained encoder is fine-tuned with a random head",
+    "probe": "a pretrained encoder's head starts as a logistic regression on its frozen features, "
+    "itself a candidate epoch (LP-FT)",
+}[SEQCLASS["finetune"]["head_init"]]
+
 SEQCLASS_POSITIVES = {
     "views": "positive pairs: two augmentations of one slice (the paper's)",
     "series": "positive pairs: two slices of one series, each augmented (MICLe)",
@@ -241,7 +248,7 @@ def seqclass_table(table):
             for b in sweep["batch_sizes"]
         ]
         what = f"pretraining batch size at {sweep['image_size']} px"
-    caption = f"{name}: test accuracy of the fine-tuned classifier per label fraction (rows) and {what} (columns); {SEQCLASS_POSITIVES}; {seeds}."
+    caption = f"{name}: test accuracy of the fine-tuned classifier per label fraction (rows) and {what} (columns); {SEQCLASS_POSITIVES}; {SEQCLASS_HEAD}; {seeds}."
     return {"corner": name, "caption": caption, "columns": columns}
 
 

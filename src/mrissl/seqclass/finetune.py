@@ -28,11 +28,13 @@ from mrissl.config import config_from_section
 from mrissl.training import cpu_state, derived_seed, resolve_device
 
 log = logging.getLogger(__name__)
+HEAD_INITS = ("random", "probe")
 
 
 @dataclass(frozen=True)
 class FinetuneConfig:
     epochs: int = 20
+    head_init: str = "random"         # random | probe: a logistic regression on the frozen pretrained encoder (LP-FT)
     batch_size: int = 64
     lr: float = 1e-3                  # AdamW, whole network, cosine decay over the run
     weight_decay: float = 1e-4
@@ -42,6 +44,10 @@ class FinetuneConfig:
     seed: int = 0
     device: str = "auto"
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def __post_init__(self):
+        if self.head_init not in HEAD_INITS:
+            raise ValueError(f"seqclass.finetune.head_init is {self.head_init!r}; use one of {HEAD_INITS}")
 
     @classmethod
     def from_dict(cls, values: dict) -> FinetuneConfig:
@@ -87,6 +93,31 @@ def embed(encoder: nn.Module, images: np.ndarray, image_size: int = 84, batch_si
     return _outputs(encoder.to(target), images, image_size, batch_size, target)
 
 
+def fit_probe_head(model: Classifier, images: np.ndarray, labels: np.ndarray, config: FinetuneConfig,
+                   device: torch.device) -> None:
+    """Set ``model``'s head to a multinomial logistic regression on its frozen encoder's features of
+    ``images``: standardised features, L2 as scikit-learn's default (C = 1), fitted by L-BFGS over
+    every class (absent ones are pushed down), the standardisation folded into the head's weights."""
+    features = torch.from_numpy(_outputs(model.encoder, images, config.image_size, config.batch_size, device))
+    mean, std = features.mean(0), features.std(0, unbiased=False).clamp_min(1e-6)
+    standardised, targets = (features - mean) / std, torch.from_numpy(labels)
+    head = nn.Linear(features.shape[1], model.head.out_features)
+    nn.init.zeros_(head.weight)
+    nn.init.zeros_(head.bias)
+    optimizer = torch.optim.LBFGS(head.parameters(), max_iter=1000, tolerance_grad=1e-6, line_search_fn="strong_wolfe")
+
+    def objective() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = F.cross_entropy(head(standardised), targets) + head.weight.square().sum() / (2 * len(targets))
+        loss.backward()
+        return loss
+
+    optimizer.step(objective)
+    with torch.no_grad():
+        model.head.weight.copy_(head.weight / std)
+        model.head.bias.copy_(head.bias - (head.weight * mean / std).sum(1))
+
+
 def finetune(train: SliceSet, train_rows: np.ndarray, val: SliceSet, config: FinetuneConfig,
              encoder_state: dict[str, torch.Tensor] | None = None,
              classes: tuple[str, ...] = SEQUENCE_CLASSES) -> FinetuneResult:
@@ -108,8 +139,23 @@ def finetune(train: SliceSet, train_rows: np.ndarray, val: SliceSet, config: Fin
     val_labels = val.labels(classes)
     n_steps = max(math.ceil(len(train_rows) / config.batch_size), config.min_steps_per_epoch)
     scheduler = warmup_cosine(optimizer, 0, config.epochs * n_steps)
-
     history, best_state, best_epoch, best_accuracy = [], None, 0, -1.0
+
+    def validate(epoch: int, train_loss: float, began: float) -> None:
+        nonlocal best_state, best_epoch, best_accuracy
+        val_accuracy = float(accuracy_score(val_labels, predict(model, val.images, config.image_size,
+                                                                 config.batch_size, device)))
+        history.append({"epoch": epoch, "train_loss": train_loss, "val_accuracy": val_accuracy})
+        if val_accuracy > best_accuracy:
+            best_state, best_epoch, best_accuracy = cpu_state(model), epoch, val_accuracy
+        log.info("fine-tune epoch %d/%d on %d slices: loss %.4f, val accuracy %.4f, %.1f s", epoch,
+                 config.epochs, len(train_rows), train_loss, val_accuracy, time.perf_counter() - began)
+
+    if encoder_state is not None and config.head_init == "probe":
+        began = time.perf_counter()
+        rows = np.sort(train_rows)
+        fit_probe_head(model, train.images[rows], train.labels(classes)[rows], config, device)
+        validate(0, float("nan"), began)  # epoch 0: the probe alone, a candidate like every epoch
     for epoch in range(config.epochs):
         began = time.perf_counter()
         model.train()
@@ -127,13 +173,7 @@ def finetune(train: SliceSet, train_rows: np.ndarray, val: SliceSet, config: Fin
             scaler.update()
             scheduler.step()
             loss_sum += loss.item()
-        val_accuracy = float(accuracy_score(val_labels, predict(model, val.images, config.image_size,
-                                                                 config.batch_size, device)))
-        history.append({"epoch": epoch + 1, "train_loss": loss_sum / n_steps, "val_accuracy": val_accuracy})
-        if val_accuracy > best_accuracy:
-            best_state, best_epoch, best_accuracy = cpu_state(model), epoch + 1, val_accuracy
-        log.info("fine-tune epoch %d/%d on %d slices: loss %.4f, val accuracy %.4f, %.1f s", epoch + 1,
-                 config.epochs, len(train_rows), loss_sum / n_steps, val_accuracy, time.perf_counter() - began)
+        validate(epoch + 1, loss_sum / n_steps, began)
     return FinetuneResult(state=best_state, history=pd.DataFrame(history), best_epoch=best_epoch,
                           best_val_accuracy=best_accuracy)
 
