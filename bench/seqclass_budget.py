@@ -3,19 +3,21 @@
     .venv/bin/python bench/seqclass_budget.py [--results results] [--widths 0.125 0.25] [--epochs 10]
         [--fractions 0.005 0.01 0.05 1] [--inits scratch simclr <encoder.pt> ...]
         [--pretrain-epochs 50] [--positives views series] [--pretrain-seeds 1 2] [--subset-seeds 1 2 3]
-        [--label-units patient series] [--head-inits random probe] [--work /tmp/seqclass_budget]
+        [--label-units patient series slice] [--head-inits random probe] [--work /tmp/seqclass_budget]
 
 Each init is fine-tuned (mrissl.seqclass.finetune: the pipeline's loop and the settings of
-config/config.yaml, epochs, head init (LP-FT) and width overridden) on label subsets drawn as the pipeline draws them
-(mrissl.seqclass.slices.label_fraction_subsets, one per subset seed and ``--label-units``), selected on the run's validation
-split and tested on its test split. ``scratch`` starts from random weights; ``simclr`` / ``simsiam``
-are pretrained here first, on the run's training slices, with config/config.yaml's recipe (batch size
-of ``seqclass.focus_run``), ``--pretrain-epochs`` (the paper: 50) and each of ``--positives`` (views:
+config/config.yaml, epochs, head init (LP-FT) and width overridden) on label subsets drawn as the
+pipeline draws them (mrissl.seqclass.slices.label_fraction_subsets, one per subset seed and
+``--label-units``), selected on the run's validation split and tested on its test split.
+``scratch`` starts from random weights (and a random head); ``simclr`` / ``simsiam`` are pretrained
+here first, on the run's training slices, with config/config.yaml's recipe (batch size of
+``seqclass.focus_run``), ``--pretrain-epochs`` (the paper: 50) and each of ``--positives`` (views:
 the paper's two augmentations of a slice; series: two slices of a series) and ``--pretrain-seeds``,
-the encoders cached under ``--work``; a path is a pretrained encoder of that width. Prints the test
-accuracy of every run and, per (width, epochs, init, fraction), the mean and standard deviation over
-the pretraining and subset seeds, with the seconds spent: how far a larger budget than the demo's
-2 cores moves the 100% accuracy and the small-fraction gap.
+the encoders cached under ``--work``; a path is a pretrained encoder of that width. Prints the
+linear probe of each encoder, the test accuracy of every run and, per (width, epochs, head init,
+label unit, fraction, init), the mean and standard deviation over the pretraining and subset seeds,
+with the seconds spent: how far a larger budget than the demo's 2 cores moves the 100% accuracy and
+the small-fraction gap.
 """
 
 from __future__ import annotations
@@ -90,14 +92,14 @@ def linear_probe(encoder_state: dict[str, torch.Tensor] | None, width: float, tr
     if encoder_state is not None:
         encoder.load_state_dict(encoder_state)
     config = FinetuneConfig(widen_factor=width, image_size=84, device="cpu")
-    test_labels = test.labels()
+    train_labels, test_labels = train.labels(), test.labels()
     accuracies = {}
     for fraction in next(iter(subsets.values())):
         runs = []
         for subset in subsets.values():
             rows = np.sort(subset[fraction])
             model = Classifier(encoder, len(SEQUENCE_CLASSES))
-            fit_probe_head(model, train.images[rows], train.labels()[rows], config, torch.device("cpu"))
+            fit_probe_head(model, train.images[rows], train_labels[rows], config, torch.device("cpu"))
             predicted = predict(model, test.images, config.image_size, 256, torch.device("cpu"))
             runs.append((predicted == test_labels).mean())
         accuracies[fraction] = float(np.mean(runs))
@@ -118,9 +120,9 @@ def main() -> None:
     parser.add_argument("--pretrain-seeds", type=int, nargs="+", default=[1])
     parser.add_argument("--subset-seeds", type=int, nargs="+", default=[1])
     parser.add_argument("--label-units", nargs="+", choices=LABEL_UNITS, default=[seqclass["finetune"]["label_unit"]],
-                        help="label subsets of whole patients or whole series (default: config/config.yaml's)")
+                        help="label subsets of whole patients, whole series or single slices (default: the config's)")
     parser.add_argument("--head-inits", nargs="+", choices=HEAD_INITS, default=[seqclass["finetune"]["head_init"]],
-                        help="a pretrained encoder's head: random, or a probe fitted first (LP-FT; default: config/config.yaml's)")
+                        help="a pretrained encoder's head: random, or a probe first (LP-FT; default: the config's)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/seqclass_budget"))
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
@@ -153,10 +155,11 @@ def main() -> None:
                 accuracy = evaluate_classifier(result.state, test, config).accuracy
                 seconds = time.perf_counter() - began
                 rows.append({"width": width, "init": init, "epochs": epochs, "head_init": head_init,
-                             "label_unit": unit, "fraction": fraction, "seed": seed, "accuracy": accuracy, "seconds": seconds})
+                             "label_unit": unit, "fraction": fraction, "seed": seed, "accuracy": accuracy,
+                             "seconds": seconds})
                 print(f"width {width:g}, {init}, {epochs} epochs ({head_init} head), whole {unit}, "
-                      f"fraction {fraction:g}, subset seed {seed}: test accuracy {accuracy:.3f} (best epoch {result.best_epoch}), {seconds:.0f} s",
-                      flush=True)
+                      f"fraction {fraction:g}, subset seed {seed}: test accuracy {accuracy:.3f} "
+                      f"(best epoch {result.best_epoch}), {seconds:.0f} s", flush=True)
     table = (pd.DataFrame(rows)
              .groupby(["width", "epochs", "head_init", "label_unit", "fraction", "init"], sort=False)
              .agg(mean=("accuracy", "mean"), sd=("accuracy", "std"), runs=("accuracy", "size"),

@@ -104,7 +104,8 @@ def fit_probe_head(model: Classifier, images: np.ndarray, labels: np.ndarray, co
     head = nn.Linear(features.shape[1], model.head.out_features)
     nn.init.zeros_(head.weight)
     nn.init.zeros_(head.bias)
-    optimizer = torch.optim.LBFGS(head.parameters(), max_iter=1000, tolerance_grad=1e-6, line_search_fn="strong_wolfe")
+    optimizer = torch.optim.LBFGS(head.parameters(), max_iter=1000, tolerance_grad=1e-6,
+                                  line_search_fn="strong_wolfe")
 
     def objective() -> torch.Tensor:
         optimizer.zero_grad()
